@@ -1,0 +1,230 @@
+"""PyTorch backend.
+
+A ``DataLoader`` collates every batch in Python; here the data sits on the
+device once and each batch is an index slice of it, which is most of the win.
+Randomness (init, dropout) comes from a private generator state, so a seeded
+run is reproducible and the caller's global torch RNG is left alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tui_trainer.backends.base import BuildOptions, EpochStats, Head, binary_targets, summary_from_specs
+from tui_trainer.errors import BackendUnavailable
+from tui_trainer.events import ModelSummary
+from tui_trainer.layers import LayerSpec
+
+_EPS = 1e-7
+_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "softmax": lambda: nn.Softmax(dim=1),
+}
+
+
+def _optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
+    # Hyperparameters match the Keras backend, so both frameworks train alike.
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr)
+    if name == "momentum":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, eps=1e-7)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, eps=1e-7, weight_decay=0.01)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7)
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, initial_accumulator_value=0.1, eps=1e-7)
+    raise ValueError(name)
+
+
+class _ChannelsFirst(nn.Module):
+    """Data is kept channels-last (like Keras); convolutions want channels-first."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, 3, 1, 2)
+
+
+class _ChannelsLast(nn.Module):
+    """Back to channels-last before flattening, so flat order matches Keras."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, 2, 3, 1)
+
+
+class TorchBackend:
+    name = "torch"
+
+    def __init__(self) -> None:
+        self.model: nn.Module | None = None
+
+    def _pick_device(self, want: str) -> torch.device:
+        has_cuda = torch.cuda.is_available()
+        if want == "cuda" and not has_cuda:
+            raise BackendUnavailable(
+                "train.device: 'cuda' was asked for but PyTorch sees no CUDA GPU here; use device = \"auto\" or \"cpu\""
+            )
+        return torch.device("cuda" if want in ("auto", "cuda") and has_cuda else "cpu")
+
+    def build(self, specs: list[LayerSpec], head: Head, input_shape: tuple[int, ...], opts: BuildOptions) -> ModelSummary:
+        self.head = head
+        self.opts = opts
+        if opts.threads:
+            torch.set_num_threads(opts.threads)
+        self.device = self._pick_device(opts.device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(opts.seed)
+            modules: list[nn.Module] = []
+            self._penalized: list[torch.Tensor] = []
+            channels_first = False
+            for spec in specs:
+                if spec.kind in ("conv2d", "maxpool2d") and not channels_first:
+                    modules.append(_ChannelsFirst())
+                    channels_first = True
+                if spec.kind == "flatten" and channels_first:
+                    modules.append(_ChannelsLast())
+                    channels_first = False
+                modules.extend(self._modules(spec))
+            self.model = nn.Sequential(*modules).to(self.device)
+            self._rng_state = torch.get_rng_state()
+        self.optimizer = _optimizer(opts.optimizer, self.model.parameters(), opts.learning_rate)
+        params = sum(p.numel() for p in self.model.parameters())
+        device = str(self.device) if self.device.type == "cpu" else f"cuda:{torch.cuda.current_device()} ({torch.cuda.get_device_name()})"
+        return summary_from_specs(specs, self.name, device.upper() if device == "cpu" else device, params, input_shape)
+
+    def _modules(self, spec: LayerSpec) -> list[nn.Module]:
+        out: list[nn.Module] = []
+        if spec.kind == "dense":
+            layer = nn.Linear(spec.in_shape[-1], spec.units)
+        elif spec.kind == "conv2d":
+            pad = "same" if spec.padding == "same" else 0
+            if spec.padding == "same" and spec.stride != 1:
+                raise BackendUnavailable("model.layers: padding \"same\" with stride > 1 is not supported by the torch backend")
+            layer = nn.Conv2d(spec.in_shape[-1], spec.filters, spec.kernel, stride=spec.stride, padding=pad)
+        elif spec.kind == "dropout":
+            return [nn.Dropout(spec.rate)]
+        elif spec.kind == "flatten":
+            return [nn.Flatten()]
+        elif spec.kind == "maxpool2d":
+            return [nn.MaxPool2d(spec.size)]
+        else:
+            raise ValueError(spec.kind)
+        # Keras defaults (Glorot-uniform kernels, zero biases) so both backends start alike.
+        nn.init.xavier_uniform_(layer.weight)
+        nn.init.zeros_(layer.bias)
+        if spec.regularize:
+            self._penalized.append(layer.weight)
+        out.append(layer)
+        if spec.activation in _ACTIVATIONS:
+            out.append(_ACTIVATIONS[spec.activation]())
+        return out
+
+    # -- loss and metric -----------------------------------------------------------------------
+    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean data loss over the batch (no penalty)."""
+        head = self.head
+        if head.loss == "mse":
+            return F.mse_loss(out, y)
+        if head.loss == "binary_crossentropy":
+            if head.from_logits:
+                return F.binary_cross_entropy_with_logits(out, y)
+            return F.binary_cross_entropy(out.clamp(_EPS, 1 - _EPS), y)
+        if head.from_logits:
+            return F.cross_entropy(out, y)
+        return F.nll_loss(torch.log(out.clamp(_EPS, 1 - _EPS)), y)
+
+    def _metric_sum(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        head = self.head
+        if head.metric == "mae":
+            return (out - y).abs().mean(dim=1).sum()
+        if head.metric == "argmax":
+            return (out.argmax(dim=1) == y).sum()
+        label_cut = 0.5 if head.loss == "binary_crossentropy" else 0.0
+        return ((out[:, 0] >= head.threshold) == (y[:, 0] > label_cut)).sum()
+
+    def _penalty(self) -> torch.Tensor | None:
+        if not self._penalized or self.opts.reg_rate <= 0:
+            return None
+        if self.opts.regularization == "l1":
+            total = sum(w.abs().sum() for w in self._penalized)
+        else:
+            total = sum(w.square().sum() for w in self._penalized)
+        return self.opts.reg_rate * total
+
+    # -- data and loops ------------------------------------------------------------------------
+    def _targets(self, y: np.ndarray) -> torch.Tensor:
+        if self.head.task == "multiclass":
+            return torch.as_tensor(np.asarray(y, np.int64).reshape(-1), device=self.device)
+        arr = binary_targets(np.asarray(y, np.float32).reshape(len(y), -1), self.head)
+        return torch.as_tensor(arr, dtype=torch.float32, device=self.device)
+
+    def set_data(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> None:
+        self._x = torch.as_tensor(np.asarray(x_train, np.float32), device=self.device)
+        self._y = self._targets(y_train)
+        self._xv = torch.as_tensor(np.asarray(x_val, np.float32), device=self.device)
+        self._yv = self._targets(y_val)
+
+    def train_epoch(self, order: np.ndarray, batch_size: int, should_stop: Callable[[], bool]) -> EpochStats:
+        model, opt = self.model, self.optimizer
+        model.train()
+        n = len(order)
+        idx = torch.as_tensor(np.asarray(order, np.int64), device=self.device)
+        # Shuffle once per epoch, then take contiguous slices: no per-batch gather of indices.
+        x_all = self._x.index_select(0, idx)
+        y_all = self._y.index_select(0, idx)
+        loss_sum = torch.zeros((), device=self.device)
+        metric_sum = torch.zeros((), device=self.device)
+        done = 0
+        with torch.random.fork_rng(devices=[]):
+            torch.set_rng_state(self._rng_state)
+            for lo in range(0, n, batch_size):
+                if should_stop():
+                    break
+                xb = x_all[lo : lo + batch_size]
+                yb = y_all[lo : lo + batch_size]
+                out = model(xb)
+                loss = self._loss(out, yb)
+                penalty = self._penalty()
+                opt.zero_grad(set_to_none=True)
+                (loss if penalty is None else loss + penalty).backward()
+                opt.step()
+                with torch.no_grad():
+                    loss_sum += loss.detach() * len(xb)
+                    metric_sum += self._metric_sum(out.detach(), yb)
+                done += len(xb)
+            self._rng_state = torch.get_rng_state()
+        stopped = done < n
+        d = max(done, 1)
+        return EpochStats(float(loss_sum) / d, float(metric_sum) / d, done, stopped=stopped)
+
+    @torch.no_grad()
+    def _outputs(self, x: torch.Tensor) -> torch.Tensor:
+        self.model.eval()
+        step = 8192
+        if len(x) <= step:
+            return self.model(x)
+        return torch.cat([self.model(x[i : i + step]) for i in range(0, len(x), step)])
+
+    @torch.no_grad()
+    def evaluate(self) -> tuple[float, np.ndarray]:
+        out = self._outputs(self._xv)
+        loss = float(self._loss(out, self._yv)) if len(out) else math.nan
+        return loss, out.cpu().numpy()
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self._outputs(torch.as_tensor(np.asarray(x, np.float32), device=self.device)).cpu().numpy()
+
+    def save(self, path: Path) -> Path:
+        target = Path(path).with_suffix(".pt")
+        torch.save(self.model.state_dict(), target)
+        return target

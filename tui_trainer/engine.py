@@ -1,0 +1,236 @@
+"""The training engine: one loop, one event stream, any face.
+
+``Session.run`` loads data, builds the backend, trains epoch by epoch and
+reports everything through ``emit``.  It never raises: failures become a
+``RunFailed`` event (and ``RunResult.error`` for faces that map them to exit
+codes), so a UI can show them and a headless run can exit cleanly.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tui_trainer import metrics
+from tui_trainer.backends import Backend, Head, create_backend
+from tui_trainer.backends.base import BuildOptions, default_threads
+from tui_trainer.config import Config, check_consistency, resolve_loss, resolve_output_activation
+from tui_trainer.control import RunControl
+from tui_trainer.data import Dataset, expand_features, grid_points, load_dataset
+from tui_trainer.events import (
+    BoundaryUpdated,
+    ClassReport,
+    EpochEnded,
+    Event,
+    ModelSummary,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+)
+from tui_trainer.layers import build_specs, count_params
+
+Emit = Callable[[Event], None]
+
+
+@dataclass
+class RunResult:
+    finished: RunFinished | None = None
+    failed: RunFailed | None = None
+    error: BaseException | None = None
+    history: list[EpochEnded] = field(default_factory=list)
+
+
+class Session:
+    """A model, its data and its backend, from one config.
+
+    The lock makes ``predict`` safe from another thread while a run is going:
+    it waits for the current epoch to end rather than racing the weights.
+    """
+
+    def __init__(self, config: Config, dataset: Dataset | None = None, *, threads: int | None = None) -> None:
+        self.config = config
+        self.dataset = dataset
+        self.threads = threads
+        self.backend: Backend | None = None
+        self.summary: ModelSummary | None = None
+        self.head: Head | None = None
+        self.history: list[EpochEnded] = []
+        self._lock = threading.RLock()
+
+    # -- setup -----------------------------------------------------------------------------
+    def prepare(self) -> RunStarted:
+        cfg = self.config
+        if self.dataset is None:
+            self.dataset = load_dataset(cfg)
+        ds = self.dataset
+        check_consistency(cfg, ds.task)
+        self.head = Head(
+            task=ds.task,
+            loss=resolve_loss(cfg, ds.task),
+            output_activation=resolve_output_activation(cfg, ds.task),
+            n_outputs=ds.n_outputs,
+        )
+        specs = build_specs(cfg, ds.input_shape, ds.n_outputs, ds.task)
+        backend = create_backend(cfg.train.backend)
+        opts = BuildOptions(
+            optimizer=cfg.train.optimizer,
+            learning_rate=cfg.train.learning_rate,
+            regularization=cfg.model.regularization,
+            reg_rate=cfg.model.reg_rate,
+            device=cfg.train.device,
+            seed=cfg.data.seed,
+            threads=self.threads or default_threads(),
+        )
+        summary = backend.build(specs, self.head, ds.input_shape, opts)
+        if summary.params != count_params(specs):
+            raise RuntimeError(f"{backend.name} built {summary.params} parameters, expected {count_params(specs)}")
+        backend.set_data(ds.x_train, ds.y_train, ds.x_val, ds.y_val)
+        self.backend, self.summary = backend, summary
+        return RunStarted(
+            config=cfg, summary=summary, task=ds.task, n_train=len(ds.x_train), n_val=len(ds.x_val),
+            class_names=ds.class_names,
+        )
+
+    # -- predictions -----------------------------------------------------------------------
+    def predict_raw(self, x: np.ndarray) -> np.ndarray:
+        with self._lock:
+            return self.backend.predict(x)
+
+    def decision(self, raw: np.ndarray) -> np.ndarray:
+        return metrics.decision_values(raw, self.head.output_activation, self.head.task)
+
+    def predict_points(self, points: np.ndarray) -> np.ndarray:
+        """Outputs for raw (x1, x2) points: decision values, regression values or class scores."""
+        ds = self.dataset
+        raw = self.predict_raw(expand_features(np.asarray(points, np.float64), ds.features))
+        return raw if self.head.task == "multiclass" else self.decision(raw)
+
+    def boundary(self, rows: int, cols: int, epoch: int) -> BoundaryUpdated | None:
+        if not self.dataset.is_2d or self.head.task == "multiclass":
+            return None
+        values = self.predict_points(grid_points(rows, cols)).reshape(rows, cols)
+        return BoundaryUpdated(epoch=epoch, values=values.astype(np.float32))
+
+    def save(self, directory: Path) -> Path:
+        with self._lock:
+            return self.backend.save(Path(directory) / "model")
+
+    # -- the loop --------------------------------------------------------------------------
+    def _epoch_metrics(self, val_out: np.ndarray) -> tuple[float | None, float | None]:
+        """Validation accuracy (classification) or MAE (regression), in numpy."""
+        ds, head = self.dataset, self.head
+        if head.task == "regression":
+            return None, metrics.mae(val_out, ds.y_val)
+        if head.task == "multiclass":
+            return metrics.multiclass_accuracy(val_out, ds.y_val), None
+        return metrics.binary_accuracy(self.decision(val_out), ds.y_val), None
+
+    def run(self, emit: Emit, control: RunControl | None = None) -> RunResult:
+        control = control or RunControl()
+        result = RunResult(history=self.history)
+        try:
+            with self._lock:
+                started = self.prepare()
+            emit(started)
+            self._loop(emit, control, result)
+        except Exception as exc:  # noqa: BLE001 - every failure must reach the face as an event
+            message = str(exc) if _is_user_error(exc) else f"{type(exc).__name__}: {exc}"
+            result.failed = RunFailed(message=message)
+            result.error = exc
+            emit(result.failed)
+        return result
+
+    def _loop(self, emit: Emit, control: RunControl, result: RunResult) -> None:
+        cfg, ds = self.config, self.dataset
+        epochs, bs, patience = cfg.train.epochs, cfg.train.batch_size, cfg.train.patience
+        rng = np.random.default_rng(cfg.data.seed)
+        t0 = time.perf_counter()
+        best_loss, best_acc, best_epoch, since_best = math.inf, None, 0, 0
+        last_grid = -math.inf
+        reason = "completed"
+        last: EpochEnded | None = None
+        val_out: np.ndarray | None = None
+
+        if control.grid_shape and math.isfinite(control.grid_interval):
+            self._emit_boundary(emit, control, 0)
+            last_grid = time.perf_counter()
+
+        for epoch in range(1, epochs + 1):
+            if not control.checkpoint():
+                reason = "stopped"
+                break
+            e0 = time.perf_counter()
+            order = rng.permutation(len(ds.x_train))
+            with self._lock:
+                stats = self.backend.train_epoch(order, bs, control.should_stop)
+                if stats.stopped:
+                    reason = "stopped"
+                    break
+                val_loss, val_out = self.backend.evaluate()
+            val_acc, val_mae = self._epoch_metrics(val_out)
+            regression = self.head.task == "regression"
+            last = EpochEnded(
+                epoch=epoch, epochs=epochs, loss=stats.loss,
+                acc=None if regression else stats.metric,
+                val_loss=val_loss, val_acc=val_acc, seconds=time.perf_counter() - e0,
+                mae=stats.metric if regression else None, val_mae=val_mae,
+            )
+            self.history.append(last)
+            emit(last)
+            if not (math.isfinite(stats.loss) and math.isfinite(val_loss)):
+                reason = "diverged"
+                break
+            if val_loss < best_loss:
+                best_loss, best_acc, best_epoch, since_best = val_loss, val_acc, epoch, 0
+            else:
+                since_best += 1
+            now = time.perf_counter()
+            if control.grid_shape and now - last_grid >= control.grid_interval and epoch < epochs:
+                self._emit_boundary(emit, control, epoch)
+                last_grid = time.perf_counter()
+            if patience and since_best >= patience:
+                reason = "early-stopped"
+                break
+
+        if last is not None and control.grid_shape and reason != "diverged":
+            self._emit_boundary(emit, control, last.epoch)
+        if val_out is not None and self.head.task == "multiclass":
+            pred = np.argmax(val_out, axis=1)
+            confusion = metrics.confusion_matrix(ds.y_val, pred, len(ds.class_names))
+            emit(ClassReport(class_names=ds.class_names, confusion=confusion))
+        result.finished = RunFinished(
+            reason=reason,
+            epochs_run=last.epoch if last else 0,
+            best_epoch=best_epoch,
+            best_val_loss=best_loss,
+            best_val_acc=best_acc,
+            final=last,
+            seconds=time.perf_counter() - t0,
+        )
+        emit(result.finished)
+
+    def _emit_boundary(self, emit: Emit, control: RunControl, epoch: int) -> None:
+        rows, cols = control.grid_shape
+        event = self.boundary(rows, cols, epoch)
+        if event is not None:
+            emit(event)
+
+
+def _is_user_error(exc: BaseException) -> bool:
+    from tui_trainer.errors import UserError
+
+    return isinstance(exc, UserError)
+
+
+def train(config: Config, emit: Emit | None = None, control: RunControl | None = None,
+          dataset: Dataset | None = None, threads: int | None = None) -> tuple[Session, RunResult]:
+    """Run a whole training synchronously; the simplest way to use the engine."""
+    session = Session(config, dataset, threads=threads)
+    result = session.run(emit or (lambda event: None), control)
+    return session, result

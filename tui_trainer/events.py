@@ -1,0 +1,177 @@
+"""The typed events of a training run: the one stream every face consumes.
+
+Events hold plain floats, tuples and small numpy arrays, never framework
+objects, so they can cross threads, be printed, or be written as JSON lines.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    name: str
+    kind: str
+    output_shape: tuple[int, ...]
+    params: int
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    backend: str
+    device: str
+    layers: tuple[LayerSummary, ...]
+    params: int
+    input_shape: tuple[int, ...]
+
+    def lines(self) -> list[str]:
+        rows = [f"{'layer':<22}{'output shape':<18}{'params':>10}"]
+        for layer in self.layers:
+            shape = "(None, " + ", ".join(str(s) for s in layer.output_shape) + ")"
+            rows.append(f"{layer.name:<22}{shape:<18}{layer.params:>10,}")
+        rows.append(f"total params: {self.params:,}  backend: {self.backend}  device: {self.device}")
+        return rows
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    config: Any  # tui_trainer.config.Config (kept Any to avoid an import cycle in type checkers)
+    summary: ModelSummary
+    task: str
+    n_train: int
+    n_val: int
+    class_names: tuple[str, ...] = ()
+    kind: str = field(default="run_started", init=False)
+
+
+@dataclass(frozen=True)
+class EpochEnded:
+    """Per-sample averages over one epoch.
+
+    ``acc``/``val_acc`` are None for regression, where ``mae``/``val_mae`` are set.
+    """
+
+    epoch: int
+    epochs: int
+    loss: float
+    acc: float | None
+    val_loss: float
+    val_acc: float | None
+    seconds: float
+    mae: float | None = None
+    val_mae: float | None = None
+    kind: str = field(default="epoch_ended", init=False)
+
+    def line(self) -> str:
+        """The line textbook users know: ``[Epoch   1/100] loss: ..., acc: ...``."""
+        width = len(str(self.epochs))
+        head = f"[Epoch {self.epoch:>{max(width, 3)}}/{self.epochs}]"
+        if self.acc is not None:
+            return (
+                f"{head} loss: {self.loss:.5f}, acc: {self.acc:.5f} "
+                f"val_loss: {self.val_loss:.5f}, val_acc: {_fmt(self.val_acc)}"
+            )
+        return (
+            f"{head} loss: {self.loss:.5f}, mae: {_fmt(self.mae)} "
+            f"val_loss: {self.val_loss:.5f}, val_mae: {_fmt(self.val_mae)}"
+        )
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.5f}"
+
+
+@dataclass(frozen=True)
+class BoundaryUpdated:
+    """The model's output over the [-6, 6]² domain, row 0 at the top (x2 = +6).
+
+    ``values`` are decision values in [-1, 1] (sign = class) for classification,
+    raw predictions for regression.
+    """
+
+    epoch: int
+    values: np.ndarray
+    extent: tuple[float, float, float, float] = (-6.0, 6.0, -6.0, 6.0)
+    kind: str = field(default="boundary_updated", init=False)
+
+
+@dataclass(frozen=True)
+class ClassReport:
+    """Per-class accuracy and confusion matrix on the validation set (multiclass)."""
+
+    class_names: tuple[str, ...]
+    confusion: np.ndarray  # rows: true class, columns: predicted class
+    kind: str = field(default="class_report", init=False)
+
+    @property
+    def per_class_accuracy(self) -> tuple[float | None, ...]:
+        totals = self.confusion.sum(axis=1)
+        return tuple(
+            (float(self.confusion[i, i] / t) if t else None) for i, t in enumerate(totals)
+        )
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    reason: str  # completed, early-stopped, diverged, stopped
+    epochs_run: int
+    best_epoch: int
+    best_val_loss: float
+    best_val_acc: float | None
+    final: EpochEnded | None
+    seconds: float
+    kind: str = field(default="run_finished", init=False)
+
+
+@dataclass(frozen=True)
+class RunFailed:
+    message: str
+    kind: str = field(default="run_failed", init=False)
+
+
+Event = RunStarted | EpochEnded | BoundaryUpdated | ClassReport | RunFinished | RunFailed
+
+FINISH_REASONS = ("completed", "early-stopped", "diverged", "stopped")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def to_json_dict(event: Event) -> dict[str, Any]:
+    """Plain JSON-ready data: NaN/inf become null, arrays become lists."""
+    if isinstance(event, RunStarted):
+        data = {
+            "kind": event.kind,
+            "config": event.config.to_dict(),
+            "summary": asdict(event.summary),
+            "task": event.task,
+            "n_train": event.n_train,
+            "n_val": event.n_val,
+            "class_names": list(event.class_names),
+        }
+    elif isinstance(event, BoundaryUpdated):
+        data = {"kind": event.kind, "epoch": event.epoch, "extent": list(event.extent),
+                "values": np.round(event.values.astype(float), 4)}
+    elif isinstance(event, ClassReport):
+        data = {"kind": event.kind, "class_names": list(event.class_names), "confusion": event.confusion,
+                "per_class_accuracy": list(event.per_class_accuracy)}
+    else:
+        data = asdict(event)
+        data = {"kind": data.pop("kind"), **data}
+    return _jsonable(data)

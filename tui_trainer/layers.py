@@ -1,0 +1,118 @@
+"""The network as a list of framework-neutral layer specs.
+
+Both backends build from this list, so "same config, same network" holds by
+construction, and shapes and parameter counts can be checked without either
+framework installed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from tui_trainer.config import Config, LayerConfig, resolve_output_activation
+from tui_trainer.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    kind: str  # dense, dropout, flatten, conv2d, maxpool2d
+    units: int = 0
+    activation: str = "linear"
+    rate: float = 0.0
+    filters: int = 0
+    kernel: int = 3
+    stride: int = 1
+    padding: str = "valid"
+    size: int = 2
+    regularize: bool = False  # carries the weight penalty (dense and conv kernels)
+    output: bool = False
+    in_shape: tuple[int, ...] = ()
+    out_shape: tuple[int, ...] = ()
+
+    @property
+    def params(self) -> int:
+        if self.kind == "dense":
+            return self.in_shape[-1] * self.units + self.units
+        if self.kind == "conv2d":
+            return self.kernel * self.kernel * self.in_shape[-1] * self.filters + self.filters
+        return 0
+
+
+def _conv_out(n: int, kernel: int, stride: int, padding: str) -> int:
+    if padding == "same":
+        return math.ceil(n / stride)
+    return (n - kernel) // stride + 1
+
+
+def _shape_after(spec: LayerConfig | LayerSpec, shape: tuple[int, ...], where: str) -> tuple[int, ...]:
+    kind = spec.type if isinstance(spec, LayerConfig) else spec.kind
+    if kind == "dense":
+        if len(shape) != 1:
+            raise ConfigError(where, f"a dense layer needs flat input but gets shape {shape}; add {{type = \"flatten\"}} first")
+        return (spec.units,)
+    if kind == "dropout":
+        return shape
+    if kind == "flatten":
+        return (math.prod(shape),)
+    if len(shape) != 3:
+        raise ConfigError(where, f"a {kind} layer needs image input (height, width, channels) but gets shape {shape}")
+    h, w, c = shape
+    if kind == "conv2d":
+        oh = _conv_out(h, spec.kernel, spec.stride, spec.padding)
+        ow = _conv_out(w, spec.kernel, spec.stride, spec.padding)
+        if oh < 1 or ow < 1:
+            raise ConfigError(where, f"kernel {spec.kernel} is larger than its input {h}x{w}; use a smaller kernel or padding = \"same\"")
+        return (oh, ow, spec.filters)
+    # maxpool2d
+    oh, ow = h // spec.size, w // spec.size
+    if oh < 1 or ow < 1:
+        raise ConfigError(where, f"pool size {spec.size} is larger than its input {h}x{w}")
+    return (oh, ow, c)
+
+
+def build_specs(cfg: Config, input_shape: tuple[int, ...], n_outputs: int, task: str) -> list[LayerSpec]:
+    """Resolve the config into concrete layers with shapes; the output layer is added last."""
+    reg = cfg.model.regularization != "none" and cfg.model.reg_rate > 0
+    raw: list[LayerSpec] = []
+    if cfg.model.layers:
+        for layer in cfg.model.layers:
+            raw.append(
+                LayerSpec(
+                    kind=layer.type, units=layer.units, activation=layer.activation, rate=layer.rate,
+                    filters=layer.filters, kernel=layer.kernel, stride=layer.stride, padding=layer.padding,
+                    size=layer.size, regularize=reg and layer.type in ("dense", "conv2d"),
+                )
+            )
+    else:
+        if len(input_shape) > 1:
+            raw.append(LayerSpec(kind="flatten"))
+        for units, act, drop in zip(cfg.model.hidden, cfg.model.activation, cfg.model.dropout, strict=True):
+            raw.append(LayerSpec(kind="dense", units=units, activation=act, regularize=reg))
+            if drop > 0:
+                raw.append(LayerSpec(kind="dropout", rate=drop))
+    shape = tuple(input_shape)
+    if len(shape) > 1 and raw and raw[0].kind == "dense":
+        # A dense stack on image input: flatten first, as Keras users expect.
+        raw.insert(0, LayerSpec(kind="flatten"))
+    if len(shape) > 1 and len(_probe(raw, shape, cfg)) > 1:
+        raw.append(LayerSpec(kind="flatten"))  # conv features into the output layer
+    out_act = resolve_output_activation(cfg, task)
+    raw.append(LayerSpec(kind="dense", units=n_outputs, activation=out_act, regularize=reg, output=True))
+    specs: list[LayerSpec] = []
+    for i, spec in enumerate(raw):
+        where = f"model.layers[{i}]" if cfg.model.layers and not spec.output else "model"
+        out = _shape_after(spec, shape, where)
+        specs.append(LayerSpec(**{**spec.__dict__, "in_shape": shape, "out_shape": out}))
+        shape = out
+    return specs
+
+
+def _probe(specs: list[LayerSpec], shape: tuple[int, ...], cfg: Config) -> tuple[int, ...]:
+    for i, spec in enumerate(specs):
+        shape = _shape_after(spec, shape, f"model.layers[{i}]" if cfg.model.layers else "model")
+    return shape
+
+
+def count_params(specs: list[LayerSpec]) -> int:
+    return sum(s.params for s in specs)
