@@ -94,7 +94,7 @@ class Session:
         self.backend, self.summary = backend, summary
         return RunStarted(
             config=cfg, summary=summary, task=ds.task, n_train=len(ds.x_train), n_val=len(ds.x_val),
-            class_names=ds.class_names,
+            class_names=ds.class_names, notes=ds.notes,
         )
 
     # -- predictions -----------------------------------------------------------------------

@@ -46,6 +46,8 @@ class RunStarted:
     n_train: int
     n_val: int
     class_names: tuple[str, ...] = ()
+    #: Things the user should know about the data, e.g. how string labels were mapped.
+    notes: tuple[str, ...] = ()
     kind: str = field(default="run_started", init=False)
 
 
@@ -164,6 +166,7 @@ def to_json_dict(event: Event) -> dict[str, Any]:
             "n_train": event.n_train,
             "n_val": event.n_val,
             "class_names": list(event.class_names),
+            "notes": list(event.notes),
         }
     elif isinstance(event, BoundaryUpdated):
         data = {"kind": event.kind, "epoch": event.epoch, "extent": list(event.extent),

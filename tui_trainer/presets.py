@@ -98,6 +98,7 @@ def _resolve_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         chain = " -> ".join(p.stem for p in seen + (path,))
         raise ConfigError("extends", f"presets extend each other in a loop: {chain}", source=str(path))
     raw = _read_toml(path)
+    _anchor_data_path(raw, path.parent)
     parent = raw.pop("extends", None)
     if parent is None:
         return raw
@@ -106,6 +107,15 @@ def _resolve_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     base = _resolve_raw(find_preset(parent), seen + (path.resolve(),))
     base.pop("description", None)
     return cfgmod.merge(base, raw)
+
+
+def _anchor_data_path(raw: dict[str, Any], folder: Path) -> None:
+    """A relative ``data.path`` in a preset means "next to this preset file"."""
+    data = raw.get("data")
+    if isinstance(data, dict) and isinstance(data.get("path"), str) and data["path"]:
+        path = Path(data["path"]).expanduser()
+        if not path.is_absolute() and (folder / path).exists():
+            data["path"] = str((folder / path).resolve())
 
 
 def load_preset_data(name_or_path: str) -> tuple[dict[str, Any], Path]:
