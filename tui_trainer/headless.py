@@ -1,0 +1,180 @@
+"""The headless face: whole lines on stdout, for people and CI logs.
+
+It is one consumer of the event stream; colour only when stdout is a terminal
+and ``NO_COLOR`` is unset, so logs never collect ANSI escapes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from typing import IO
+
+from tui_trainer import mapview
+from tui_trainer.data import Dataset
+from tui_trainer.events import (
+    BoundaryUpdated,
+    ClassReport,
+    EpochEnded,
+    Event,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    to_json_dict,
+)
+
+#: Map size in characters: twice as wide as tall, because terminal cells are tall.
+MAP_ROWS = 24
+MAP_COLS = 48
+
+
+def use_color(stream: IO[str]) -> bool:
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.5f}" if math.isfinite(value) else str(value)
+
+
+class HeadlessPrinter:
+    """Prints one line per epoch, then a summary, the map and the class report."""
+
+    def __init__(self, stream: IO[str] | None = None, *, color: bool | None = None,
+                 dataset_getter=None) -> None:
+        self.stream = stream or sys.stdout
+        self.color = use_color(self.stream) if color is None else color
+        self._dataset_getter = dataset_getter
+        self.started: RunStarted | None = None
+        self.boundary: BoundaryUpdated | None = None
+        self.report: ClassReport | None = None
+        self._console = None
+        if self.color:
+            from rich.console import Console
+
+            self._console = Console(file=self.stream, force_terminal=True, highlight=False, soft_wrap=True)
+
+    def _line(self, text: str = "") -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.started = event
+            cfg = event.config
+            self._line(
+                f"tui-trainer: {cfg.data.dataset} ({event.task}), {event.n_train} train / {event.n_val} validation samples, "
+                f"{event.summary.params:,} params, {event.summary.backend} on {event.summary.device}"
+            )
+            for note in event.notes:
+                self._line(f"note: {note}")
+        elif isinstance(event, EpochEnded):
+            self._line(event.line())
+        elif isinstance(event, BoundaryUpdated):
+            self.boundary = event
+        elif isinstance(event, ClassReport):
+            self.report = event
+        elif isinstance(event, RunFinished):
+            self._summary(event)
+        elif isinstance(event, RunFailed):
+            sys.stderr.write(f"tui-trainer: error: {event.message}\n")
+            sys.stderr.flush()
+
+    # -- the end-of-run summary ------------------------------------------------------------
+    def _summary(self, done: RunFinished) -> None:
+        self._line()
+        self._line(f"finished: {done.reason} after {done.epochs_run} epochs in {done.seconds:.2f} s")
+        final = done.final
+        if final is not None:
+            if final.acc is not None:
+                self._line(f"final: val_loss {_fmt(final.val_loss)}, val_acc {_fmt(final.val_acc)} (epoch {final.epoch})")
+            else:
+                self._line(f"final: val_loss {_fmt(final.val_loss)}, val_mae {_fmt(final.val_mae)} (epoch {final.epoch})")
+        if done.best_epoch:
+            acc = f", val_acc {_fmt(done.best_val_acc)}" if done.best_val_acc is not None else ""
+            self._line(f"best:  val_loss {_fmt(done.best_val_loss)}{acc} (epoch {done.best_epoch})")
+        if self.started is not None:
+            self._line()
+            for row in self.started.summary.lines():
+                self._line(row)
+        if self.boundary is not None:
+            self._map()
+        if self.report is not None:
+            self._class_report(self.report)
+
+    def _map_points(self) -> list[mapview.MapPoints]:
+        ds: Dataset | None = self._dataset_getter() if self._dataset_getter else None
+        if ds is None or ds.points_train is None:
+            return []
+        return [
+            mapview.MapPoints(ds.points_train, ds.y_train.reshape(-1), "train"),
+            mapview.MapPoints(ds.points_val, ds.y_val.reshape(-1), "val"),
+        ]
+
+    def _map(self) -> None:
+        regression = self.started is not None and self.started.task == "regression"
+        values = self.boundary.values
+        points = self._map_points()
+        what = "predicted value" if regression else "decision boundary"
+        self._line()
+        self._line(f"{what} over [-6, 6]^2 (x1 across, x2 up), epoch {self.boundary.epoch}:")
+        if self.color and self._console is not None:
+            self._console.print(mapview.render_rich(values, points, regression=regression))
+        else:
+            border = "+" + "-" * values.shape[1] + "+"
+            self._line(border)
+            for row in mapview.render_ascii(values, points, regression=regression):
+                self._line(f"|{row}|")
+            self._line(border)
+        self._line(mapview.legend(self.color, regression))
+
+    def _class_report(self, report: ClassReport) -> None:
+        names = report.class_names
+        acc = report.per_class_accuracy
+        support = report.confusion.sum(axis=1)
+        self._line()
+        if self.color and self._console is not None:
+            from rich.table import Table
+
+            table = Table(title="per-class accuracy (validation)")
+            table.add_column("class")
+            table.add_column("accuracy", justify="right")
+            table.add_column("samples", justify="right")
+            for name, a, n in zip(names, acc, support, strict=True):
+                table.add_row(name, _fmt(a), str(int(n)))
+            self._console.print(table)
+            matrix = Table(title="confusion matrix (rows: true, columns: predicted)")
+            matrix.add_column("")
+            for name in names:
+                matrix.add_column(name, justify="right")
+            for name, row in zip(names, report.confusion, strict=True):
+                matrix.add_row(name, *(str(int(v)) for v in row))
+            self._console.print(matrix)
+            return
+        width = max(5, *(len(n) for n in names))
+        self._line("per-class accuracy (validation):")
+        self._line(f"{'class':<{width}}  {'accuracy':>8}  {'samples':>7}")
+        for name, a, n in zip(names, acc, support, strict=True):
+            self._line(f"{name:<{width}}  {_fmt(a):>8}  {int(n):>7}")
+        self._line()
+        self._line("confusion matrix (rows: true, columns: predicted):")
+        cell = max(width, len(str(int(report.confusion.max()))) + 1)
+        self._line(" " * width + "".join(f"{n:>{cell}}" for n in names))
+        for name, row in zip(names, report.confusion, strict=True):
+            self._line(f"{name:<{width}}" + "".join(f"{int(v):>{cell}}" for v in row))
+
+
+class JsonLinesPrinter:
+    """One JSON object per event, one per line, flushed as it happens."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def __call__(self, event: Event) -> None:
+        self.stream.write(json.dumps(to_json_dict(event), allow_nan=False) + "\n")
+        self.stream.flush()
