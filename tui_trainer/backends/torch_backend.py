@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tui_trainer.backends import torch_dense
 from tui_trainer.backends.base import BuildOptions, EpochStats, Head, binary_targets, summary_from_specs
 from tui_trainer.errors import BackendUnavailable
 from tui_trainer.events import ModelSummary
@@ -98,9 +99,24 @@ class TorchBackend:
             self.model = nn.Sequential(*modules).to(self.device)
             self._rng_state = torch.get_rng_state()
         self.optimizer = _optimizer(opts.optimizer, self.model.parameters(), opts.learning_rate)
+        self._fast = self._dense_fast_path(specs) if torch_dense.supports([s.kind for s in specs]) else None
         params = sum(p.numel() for p in self.model.parameters())
         device = str(self.device) if self.device.type == "cpu" else f"cuda:{torch.cuda.current_device()} ({torch.cuda.get_device_name()})"
         return summary_from_specs(specs, self.name, device.upper() if device == "cpu" else device, params, input_shape)
+
+    def _dense_fast_path(self, specs: list[LayerSpec]) -> torch_dense.DenseStep:
+        linears = [m for m in self.model if isinstance(m, nn.Linear)]
+        layers: list[torch_dense.DenseLayer] = []
+        dense_specs = iter(linears)
+        for spec in specs:
+            if spec.kind == "dense":
+                lin = next(dense_specs)
+                layers.append(torch_dense.DenseLayer(lin.weight, lin.bias, spec.activation, 0.0, spec.regularize))
+            elif spec.kind == "dropout" and layers:
+                layers[-1].dropout = spec.rate
+        plain_sgd = self.opts.learning_rate if self.opts.optimizer == "sgd" else None
+        return torch_dense.DenseStep(layers, self.head, self.optimizer, plain_sgd,
+                                     self.opts.regularization, self.opts.reg_rate)
 
     def _modules(self, spec: LayerSpec) -> list[nn.Module]:
         out: list[nn.Module] = []
@@ -169,6 +185,10 @@ class TorchBackend:
         return torch.as_tensor(arr, dtype=torch.float32, device=self.device)
 
     def set_data(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> None:
+        if self._fast is not None and np.ndim(x_train) > 2:
+            # Dense-only nets on images: flatten once here instead of every batch.
+            x_train = np.reshape(x_train, (len(x_train), -1))
+            x_val = np.reshape(x_val, (len(x_val), -1))
         self._x = torch.as_tensor(np.asarray(x_train, np.float32), device=self.device)
         self._y = self._targets(y_train)
         self._xv = torch.as_tensor(np.asarray(x_val, np.float32), device=self.device)
@@ -185,6 +205,8 @@ class TorchBackend:
         loss_sum = torch.zeros((), device=self.device)
         metric_sum = torch.zeros((), device=self.device)
         done = 0
+        if self._fast is not None:
+            return self._train_epoch_fast(x_all, y_all, batch_size, should_stop)
         with torch.random.fork_rng(devices=[]):
             torch.set_rng_state(self._rng_state)
             for lo in range(0, n, batch_size):
@@ -206,6 +228,41 @@ class TorchBackend:
         stopped = done < n
         d = max(done, 1)
         return EpochStats(float(loss_sum) / d, float(metric_sum) / d, done, stopped=stopped)
+
+    def _train_epoch_fast(self, x_all: torch.Tensor, y_all: torch.Tensor, batch_size: int,
+                          should_stop: Callable[[], bool]) -> EpochStats:
+        step = self._fast
+        n = len(x_all)
+        losses: list[torch.Tensor] = []
+        outs: list[torch.Tensor] = []
+        done = 0
+
+        def loop() -> int:
+            count = 0
+            for lo in range(0, n, batch_size):
+                if should_stop():
+                    break
+                loss, out = step(x_all[lo : lo + batch_size], y_all[lo : lo + batch_size])
+                losses.append(loss)
+                outs.append(out)
+                count += len(out)
+            return count
+
+        if step.has_dropout:
+            with torch.random.fork_rng(devices=[]):
+                torch.set_rng_state(self._rng_state)
+                done = loop()
+                self._rng_state = torch.get_rng_state()
+        else:
+            done = loop()
+        if done == 0:
+            return EpochStats(0.0, 0.0, 0, stopped=True)
+        # One metric computation per epoch instead of a few tiny ops per batch.
+        with torch.no_grad():
+            sizes = torch.tensor([len(o) for o in outs], dtype=torch.float32, device=self.device)
+            loss_sum = float((torch.stack(losses) * sizes).sum())
+            metric_sum = float(self._metric_sum(torch.cat(outs), y_all[:done]))
+        return EpochStats(loss_sum / done, metric_sum / done, done, stopped=done < n)
 
     @torch.no_grad()
     def _outputs(self, x: torch.Tensor) -> torch.Tensor:

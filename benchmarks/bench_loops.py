@@ -1,0 +1,209 @@
+"""Epoch speed of the backends against the textbook loops, measured in one run.
+
+    python benchmarks/bench_loops.py [--epochs 100] [--backend tensorflow|torch|both]
+
+References, on the same model (x1, x2 -> 3 tanh -> 3 tanh -> 1 tanh, MSE, SGD
+0.03, batch 15) and the same circle data:
+
+* Keras ``model.fit(batch_size=15, validation_data=...)``: the TensorFlow textbook;
+* a PyTorch ``DataLoader`` loop with a validation pass: the PyTorch textbook;
+* a hand-written NumPy MLP doing the same work (train + validation per epoch).
+
+Every time is the median seconds per epoch (train + validation), with the first
+epoch of each left out as warm-up (tracing, allocation).  Targets: TensorFlow
+backend >= 30x faster than ``fit``, PyTorch backend >= 2.5x faster than the
+DataLoader loop, both within 10x of NumPy, with the same final accuracy.  The
+machine is noisy; only ratios within one run mean anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+
+from tui_trainer.control import RunControl
+from tui_trainer.data import load_dataset
+from tui_trainer.engine import Session
+from tui_trainer.presets import load_preset
+
+LR, BATCH = 0.03, 15
+
+
+def median_epoch(times: list[float]) -> float:
+    return statistics.median(times[1:] if len(times) > 2 else times)
+
+
+def run_engine(backend: str, epochs: int) -> tuple[float, float]:
+    cfg = load_preset("circle", {"train.backend": backend, "train.epochs": epochs})
+    session = Session(cfg, threads=1)
+    times: list[float] = []
+    accs: list[float] = []
+
+    def emit(event) -> None:
+        if event.kind == "epoch_ended":
+            times.append(event.seconds)
+            accs.append(event.val_acc)
+        elif event.kind == "run_failed":
+            raise SystemExit(f"{backend} run failed: {event.message}")
+
+    session.run(emit, RunControl())
+    return median_epoch(times), accs[-1]
+
+
+def run_keras_fit(ds, epochs: int) -> tuple[float, float]:
+    import keras
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((2,)),
+        keras.layers.Dense(3, activation="tanh"),
+        keras.layers.Dense(3, activation="tanh"),
+        keras.layers.Dense(1, activation="tanh"),
+    ])
+
+    def sign_acc(y_true, y_pred):
+        return tf.reduce_mean(tf.cast(tf.equal(tf.sign(y_pred), y_true), tf.float32))
+
+    model.compile(optimizer=keras.optimizers.SGD(LR), loss="mse", metrics=[sign_acc])
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.t0)
+
+    times: list[float] = []
+    hist = model.fit(ds.x_train, ds.y_train, batch_size=BATCH, epochs=epochs, verbose=0,
+                     validation_data=(ds.x_val, ds.y_val), callbacks=[Timer()])
+    return median_epoch(times), float(hist.history["val_sign_acc"][-1])
+
+
+def run_torch_dataloader(ds, epochs: int) -> tuple[float, float]:
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 1), nn.Tanh())
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    loss_fn = nn.MSELoss()
+    train = DataLoader(TensorDataset(torch.tensor(ds.x_train), torch.tensor(ds.y_train)), batch_size=BATCH, shuffle=True)
+    xv, yv = torch.tensor(ds.x_val), torch.tensor(ds.y_val)
+    times: list[float] = []
+    acc = 0.0
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        model.train()
+        total, correct, n = 0.0, 0, 0
+        for xb, yb in train:
+            opt.zero_grad()
+            out = model(xb)
+            loss = loss_fn(out, yb)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(xb)
+            correct += int((torch.sign(out) == yb).sum())
+            n += len(xb)
+        model.eval()
+        with torch.no_grad():
+            out = model(xv)
+            float(loss_fn(out, yv))
+            acc = float((torch.sign(out) == yv).float().mean())
+        times.append(time.perf_counter() - t0)
+    return median_epoch(times), acc
+
+
+def run_numpy(ds, epochs: int) -> tuple[float, float]:
+    """A plain NumPy MLP with hand-written backprop: the floor for this much work."""
+    rng = np.random.default_rng(0)
+    sizes = [2, 3, 3, 1]
+    W = [rng.uniform(-1, 1, (a, b)) * np.sqrt(6 / (a + b)) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+    B = [np.zeros(b) for b in sizes[1:]]
+    x, y = ds.x_train.astype(np.float64), ds.y_train.astype(np.float64)
+    xv, yv = ds.x_val.astype(np.float64), ds.y_val.astype(np.float64)
+
+    def forward(inp):
+        acts = [inp]
+        for w, b in zip(W, B, strict=True):
+            acts.append(np.tanh(acts[-1] @ w + b))
+        return acts
+
+    times: list[float] = []
+    acc = 0.0
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        order = rng.permutation(len(x))
+        loss_sum = 0.0
+        for lo in range(0, len(x), BATCH):
+            idx = order[lo:lo + BATCH]
+            acts = forward(x[idx])
+            diff = acts[-1] - y[idx]
+            loss_sum += float(np.sum(diff * diff))
+            grad = 2 * diff / len(idx)
+            for layer in range(len(W) - 1, -1, -1):
+                grad = grad * (1 - acts[layer + 1] ** 2)
+                gw = acts[layer].T @ grad
+                gb = grad.sum(axis=0)
+                grad = grad @ W[layer].T
+                W[layer] -= LR * gw
+                B[layer] -= LR * gb
+        out = forward(xv)[-1]
+        float(np.mean((out - yv) ** 2))
+        acc = float(np.mean(np.where(out >= 0, 1.0, -1.0) == yv))
+        times.append(time.perf_counter() - t0)
+    return median_epoch(times), acc
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--backend", choices=("tensorflow", "torch", "both"), default="both")
+    args = parser.parse_args()
+    ds = load_dataset(load_preset("circle"))
+    rows: list[tuple[str, float, float]] = []
+    numpy_t, numpy_acc = run_numpy(ds, args.epochs)
+    rows.append(("numpy hand-written MLP", numpy_t, numpy_acc))
+    ok = True
+    checks: list[str] = []
+    if args.backend in ("tensorflow", "both"):
+        fit_t, fit_acc = run_keras_fit(ds, args.epochs)
+        tf_t, tf_acc = run_engine("tensorflow", args.epochs)
+        rows += [("keras fit(batch_size=15)", fit_t, fit_acc), ("tui-trainer tensorflow", tf_t, tf_acc)]
+        r1, r2 = fit_t / tf_t, tf_t / numpy_t
+        checks.append(f"tensorflow vs fit:        {r1:7.1f}x faster   (target >= 30x)   {'PASS' if r1 >= 30 else 'MISS'}")
+        checks.append(f"tensorflow vs numpy:      {r2:7.1f}x slower   (target <= 10x)   {'PASS' if r2 <= 10 else 'MISS'}")
+        same = abs(tf_acc - fit_acc) <= 0.03
+        checks.append(f"tensorflow final val_acc {tf_acc:.3f} vs fit {fit_acc:.3f}: {'same' if same else 'DIFFERENT'}")
+        ok &= r1 >= 30 and r2 <= 10 and same
+    if args.backend in ("torch", "both"):
+        dl_t, dl_acc = run_torch_dataloader(ds, args.epochs)
+        pt_t, pt_acc = run_engine("torch", args.epochs)
+        rows += [("torch DataLoader loop", dl_t, dl_acc), ("tui-trainer torch", pt_t, pt_acc)]
+        r1, r2 = dl_t / pt_t, pt_t / numpy_t
+        checks.append(f"torch vs DataLoader:      {r1:7.1f}x faster   (target >= 2.5x)  {'PASS' if r1 >= 2.5 else 'MISS'}")
+        checks.append(f"torch vs numpy:           {r2:7.1f}x slower   (target <= 10x)   {'PASS' if r2 <= 10 else 'MISS'}")
+        same = abs(pt_acc - dl_acc) <= 0.03
+        checks.append(f"torch final val_acc {pt_acc:.3f} vs DataLoader {dl_acc:.3f}: {'same' if same else 'DIFFERENT'}")
+        ok &= r1 >= 2.5 and r2 <= 10 and same
+    print(f"circle preset, {len(ds.x_train)} train / {len(ds.x_val)} val, batch {BATCH}, {args.epochs} epochs, 1 thread each")
+    print(f"{'loop':<28}{'ms/epoch':>10}{'final val_acc':>15}")
+    for name, t, acc in rows:
+        print(f"{name:<28}{t * 1000:>10.2f}{acc:>15.3f}")
+    print()
+    print("\n".join(checks))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
