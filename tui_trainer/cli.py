@@ -166,17 +166,28 @@ def run_headless(config, args: argparse.Namespace) -> int:
     worker = threading.Thread(target=lambda: holder.setdefault("result", session.run(emit, control)),
                               name="tui-trainer-run", daemon=True)
     interrupted = False
-    worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(timeout=0.2)
-    except KeyboardInterrupt:
+
+    def on_sigint(signum, frame) -> None:
+        # Ask the run to stop instead of raising KeyboardInterrupt: an exception inside
+        # Thread.join can leave the thread looking finished while it still runs.
+        nonlocal interrupted
+        if interrupted:
+            sys.stderr.write("tui-trainer: interrupted twice; quitting now\n")
+            os._exit(EXIT_INTERRUPTED)
         interrupted = True
-        sys.stderr.write("tui-trainer: interrupted; stopping after the current batch and saving what ran (Ctrl-C again to quit now)\n")
+        sys.stderr.write("tui-trainer: interrupted; stopping after the current batch and saving what ran "
+                         "(Ctrl-C again to quit now)\n")
         sys.stderr.flush()
         control.stop()
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        worker.join()
+
+    previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(timeout=0.2)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     result = holder.get("result")
     if result is None:
         return _fail("training thread ended without a result", EXIT_FAILED)

@@ -126,12 +126,16 @@ def load_preset_data(name_or_path: str) -> tuple[dict[str, Any], Path]:
 def load_preset(name_or_path: str, overrides: dict[str, Any] | None = None) -> Config:
     """Load and validate a preset, with dotted overrides applied on top."""
     raw, path = load_preset_data(name_or_path)
-    if overrides:
-        raw = cfgmod.merge(raw, cfgmod.dotted_to_nested(overrides))
     try:
-        return cfgmod.from_dict(raw)
+        config = cfgmod.from_dict(raw)
     except ConfigError as exc:
         raise exc.with_source(str(path)) from None
+    if not overrides:
+        return config
+    try:
+        return cfgmod.from_dict(cfgmod.merge(raw, cfgmod.dotted_to_nested(overrides)))
+    except ConfigError as exc:
+        raise exc.with_source("command-line options") from None
 
 
 def dumps(config: Config) -> str:

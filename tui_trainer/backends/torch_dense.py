@@ -134,7 +134,7 @@ class DenseStep:
                     g = g * masks[i]
                 g = _act_grad(g, acts[i], layer.activation)
             gw = g.t() @ inputs[i]
-            if layer.penalize and self.reg_rate > 0:
+            if layer.penalize and self.reg_rate > 0 and self.regularization != "none":
                 w = layer.weight
                 gw = gw + (self.reg_rate * torch.sign(w) if self.regularization == "l1" else (2 * self.reg_rate) * w)
             gb = g.sum(dim=0)
