@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,8 @@ CORE = ["tui_trainer.config", "tui_trainer.presets", "tui_trainer.data", "tui_tr
 
 
 def test_import_linter_contracts_hold():
-    exe = shutil.which("lint-imports")
+    beside_python = Path(sys.executable).parent / "lint-imports"
+    exe = str(beside_python) if beside_python.exists() else shutil.which("lint-imports")
     if exe is None:
         pytest.skip("import-linter is not installed (pip install -e '.[dev]')")
     r = subprocess.run([exe], capture_output=True, text=True, cwd=REPO, timeout=120)

@@ -194,6 +194,8 @@ def run_headless(config, args: argparse.Namespace) -> int:
     if result.failed is not None:
         if exporter is not None:
             exporter.close()
+        if args.json:  # the JSON stream has the event; people and CI logs still get the line
+            sys.stderr.write(f"tui-trainer: error: {result.failed.message}\n")
         return EXIT_USAGE if isinstance(result.error, UserError) else EXIT_FAILED
     finished = result.finished
     if interrupted or finished.reason == "stopped":
