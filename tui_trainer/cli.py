@@ -204,6 +204,8 @@ def run_headless(config, args: argparse.Namespace) -> int:
         sys.stderr.write("tui-trainer: training diverged (loss is NaN or infinite); try a lower learning rate\n")
         return EXIT_DIVERGED
     final = finished.final
+    if args.min_val_acc is not None and final is not None and final.val_acc is None:
+        return _fail("--min-val-acc: this data is a regression task with no accuracy; use --max-val-loss")
     missed = []
     if args.min_val_acc is not None and (final is None or final.val_acc is None or final.val_acc < args.min_val_acc):
         missed.append(f"val_acc {getattr(final, 'val_acc', None)} < --min-val-acc {args.min_val_acc}")

@@ -119,8 +119,9 @@ class Config:
     def task(self) -> str:
         """binary, regression or multiclass, as far as the config alone can tell.
 
-        Files may turn out multiclass only once read; ``data.load_dataset`` has
-        the final word and the engine uses the dataset's task.
+        Files may turn out multiclass or regression only once read (this guesses
+        binary); ``data.load_dataset`` has the final word and the engine uses
+        the dataset's task.
         """
         if self.data.dataset in REGRESSION_DATASETS:
             return "regression"
@@ -386,6 +387,8 @@ def check_consistency(cfg: Config, task: str | None = None) -> None:
     Called with the config's own guess of the task when validating, and again
     with the dataset's real task once a data file has been read.
     """
+    if task is None and cfg.data.dataset == "file":
+        return  # a file's task is known only once it is read; the engine checks again then
     task = task or cfg.task
     loss = resolve_loss(cfg, task)
     out = resolve_output_activation(cfg, task)

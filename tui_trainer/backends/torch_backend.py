@@ -63,6 +63,17 @@ class _ChannelsLast(nn.Module):
         return x.permute(0, 2, 3, 1)
 
 
+def _same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """Keras/TF "same" padding along one axis: ceil(size / stride) outputs.
+
+    torch's own ``padding="same"`` refuses strides > 1, so the padding is
+    computed here, for any stride, exactly as TensorFlow does it.
+    """
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
 class TorchBackend:
     name = "torch"
 
@@ -123,9 +134,16 @@ class TorchBackend:
         if spec.kind == "dense":
             layer = nn.Linear(spec.in_shape[-1], spec.units)
         elif spec.kind == "conv2d":
-            pad = "same" if spec.padding == "same" else 0
-            if spec.padding == "same" and spec.stride != 1:
-                raise BackendUnavailable("model.layers: padding \"same\" with stride > 1 is not supported by the torch backend")
+            pad: tuple[int, int] = (0, 0)
+            if spec.padding == "same":
+                (top, bottom), (left, right) = (
+                    _same_pads(spec.in_shape[0], spec.kernel, spec.stride),
+                    _same_pads(spec.in_shape[1], spec.kernel, spec.stride),
+                )
+                if (top, left) == (bottom, right):
+                    pad = (top, left)
+                else:  # odd total: Keras puts the extra pixel after, which Conv2d can't
+                    out.append(nn.ZeroPad2d((left, right, top, bottom)))
             layer = nn.Conv2d(spec.in_shape[-1], spec.filters, spec.kernel, stride=spec.stride, padding=pad)
         elif spec.kind == "dropout":
             return [nn.Dropout(spec.rate)]
