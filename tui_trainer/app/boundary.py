@@ -1,0 +1,341 @@
+"""The map panel: the decision boundary of 2-D data, or images and a class report.
+
+The boundary is shaded as ``mapview`` shades it for the headless printer (the
+colour map is built here with numpy, cell for cell what ``render_rich`` gives;
+a test holds them equal; without colour ``render_ascii`` is used as is), one
+character per grid cell, with a grid sized to this widget: the app tells the
+engine the shape via ``control.grid_shape`` so that the model is evaluated
+exactly once per drawn cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from rich.console import Group, RenderableType
+from rich.segment import Segment
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Size
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Static
+
+from tui_trainer import mapview
+from tui_trainer.data import Dataset
+from tui_trainer.events import ClassReport
+from tui_trainer.mapview import MapPoints
+
+#: Shades from dark to light for images drawn without colour.
+IMAGE_SHADES = " .:-=+*#%@"
+#: Images shown in the gallery, at most.
+GALLERY_MAX = 12
+
+
+def map_shape(size: Size) -> tuple[int, int]:
+    """Rows and columns of a square-looking map that fits ``size`` (cells are ~1:2)."""
+    rows = max(4, size.height)
+    cols = max(8, size.width)
+    if cols >= 2 * rows:
+        cols = 2 * rows
+    else:
+        rows = max(4, cols // 2)
+        cols = 2 * rows
+    return rows, cols
+
+
+_POINTS: dict[int, tuple[Dataset, list[MapPoints]]] = {}
+
+
+def map_points(dataset: Dataset) -> list[MapPoints]:
+    """Training and validation points of a 2-D dataset.
+
+    The same list for the same dataset, so the map can tell the points haven't changed.
+    """
+    if not dataset.is_2d:
+        return []
+    cached = _POINTS.get(id(dataset))
+    if cached is not None and cached[0] is dataset:
+        return cached[1]
+    points = [
+        MapPoints(dataset.points_train, np.asarray(dataset.y_train).reshape(-1), "train"),
+        MapPoints(dataset.points_val, np.asarray(dataset.y_val).reshape(-1), "val"),
+    ]
+    _POINTS.clear()  # one dataset on show at a time; don't keep old ones alive
+    _POINTS[id(dataset)] = (dataset, points)
+    return points
+
+
+def cell_steps(values: np.ndarray, regression: bool) -> np.ndarray:
+    """``mapview.value_step`` for a whole grid at once (same arithmetic, in float64)."""
+    lo, hi = mapview.value_range(values, regression)
+    finite = np.isfinite(values)
+    clipped = np.clip(np.where(finite, values, 0.0), lo, hi).astype(np.float64)
+    steps = np.rint((clipped - lo) / (hi - lo) * (mapview.STEPS - 1)).astype(np.int64)
+    steps[~finite] = (mapview.STEPS - 1) // 2
+    return steps
+
+
+@lru_cache(maxsize=mapview.STEPS)
+def _bg_style(step: int) -> Style:
+    return Style(bgcolor=mapview.hex_colour(mapview.palette_rgb(step)))
+
+
+@lru_cache(maxsize=1024)
+def _mark_style(label_step: int, bg_step: int, bold: bool) -> Style:
+    # As mapview.render_rich: the label's colour a quarter of the way to black, on the cell's shade.
+    fg = tuple(round(x * 0.75) for x in mapview.palette_rgb(label_step))
+    return Style(color=mapview.hex_colour(fg), bgcolor=mapview.hex_colour(mapview.palette_rgb(bg_step)), bold=bold)
+
+
+def map_segments(values: np.ndarray, points: list[MapPoints], regression: bool) -> list[list[Segment]]:
+    """The coloured map as segment rows: what ``mapview.render_rich`` draws, made in ~1/10 the time.
+
+    The map is redrawn several times a second while training, on the UI thread
+    that shares the GIL with the training thread, so the per-cell work of
+    ``render_rich`` is done here with numpy, and equal neighbouring cells are
+    merged into one segment.
+    """
+    rows, cols = values.shape
+    steps = cell_steps(values, regression)
+    lo, hi = mapview.value_range(values, regression)
+    marks = mapview.point_marks(points, rows, cols, regression)
+    out = []
+    for r in range(rows):
+        row = steps[r].tolist()
+        segments: list[Segment] = []
+        run_start = 0
+        for c in range(cols + 1):
+            mark = marks.get((r, c)) if c < cols else None
+            if c == cols or mark is not None or row[c] != row[run_start]:
+                if c > run_start:
+                    segments.append(Segment(" " * (c - run_start), _bg_style(row[run_start])))
+                run_start = c
+            if mark is not None:
+                char, label = mark
+                segments.append(Segment(char, _mark_style(mapview.value_step(label, lo, hi), row[c], char.isupper())))
+                run_start = c + 1
+        out.append(segments)
+    return out
+
+
+class BoundaryMap(Widget):
+    """The shaded map with the data points on top, centred in the widget.
+
+    Drawn line by line from cached strips, so repainting (scrolling, a toast
+    passing over) costs nothing and a new map costs one pass over the grid.
+    """
+
+    @dataclass
+    class Resized(Message):
+        """The map's size changed, so the engine should send grids of the new shape."""
+
+        size: Size
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.values: np.ndarray | None = None
+        self.points: list[MapPoints] = []
+        self.regression = False
+        self.plain = False
+        #: True while the background is the neutral "no model yet" one.
+        self.neutral = True
+        self.draws = 0
+        self._cache: tuple[tuple[object, ...], list[Strip]] | None = None
+
+    def show(self, values: np.ndarray | None, points: list[MapPoints], *, regression: bool, plain: bool) -> None:
+        """New values (None = neutral background at the current size) and points."""
+        if (values is self.values and points is self.points and regression == self.regression
+                and plain == self.plain and values is not None):
+            return
+        self.values, self.points, self.regression, self.plain = values, points, regression, plain
+        self.neutral = values is None
+        self._cache = None
+        self.draws += 1
+        self.refresh()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._cache = None
+        self.post_message(self.Resized(event.size))
+
+    def grid(self) -> np.ndarray:
+        """The values on show (a neutral grid sized to the widget before any model)."""
+        if self.values is not None:
+            return self.values
+        return np.zeros(map_shape(self.size), dtype=np.float32)
+
+    def _strips(self) -> list[Strip]:
+        width, height = self.size
+        values = self.grid()
+        key = (id(self.values), values.shape, self.plain, id(self.points), width, height)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        base = self.rich_style
+        if self.plain:
+            rows = [[Segment(line, base)] for line in mapview.render_ascii(values, self.points, regression=self.regression)]
+        else:
+            rows = map_segments(values, self.points, self.regression)
+        left = max(0, (width - values.shape[1]) // 2)
+        top = max(0, (height - len(rows)) // 2)
+        blank = Strip.blank(width, base)
+        strips = [blank] * top
+        for segments in rows[: max(0, height - top)]:
+            strip = Strip([Segment(" " * left, base), *segments]) if left else Strip(segments)
+            strips.append(strip.crop(0, width).extend_cell_length(width, base))
+        strips.extend([blank] * (height - len(strips)))
+        self._cache = (key, strips)
+        return strips
+
+    def render_line(self, y: int) -> Strip:
+        strips = self._strips()
+        return strips[y] if 0 <= y < len(strips) else Strip.blank(self.size.width, self.rich_style)
+
+
+def _downsample(img: np.ndarray, limit: int = 14) -> np.ndarray:
+    """Block-average an (h, w) image so its larger side is at most ``limit``."""
+    h, w = img.shape
+    f = max(1, int(np.ceil(max(h, w) / limit)))
+    if f == 1:
+        return img
+    h2, w2 = h // f * f, w // f * f
+    return img[:h2, :w2].reshape(h2 // f, f, w2 // f, f).mean(axis=(1, 3))
+
+
+def image_lines(sample: np.ndarray, plain: bool) -> list[Text]:
+    """One image as text: half blocks in grey levels, or shade characters without colour."""
+    img = np.asarray(sample, dtype=np.float64)
+    img = img.mean(axis=-1) if img.ndim == 3 else img
+    img = _downsample(img)
+    lo, hi = float(img.min()), float(img.max())
+    img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+    if img.shape[0] % 2:
+        img = np.vstack([img, np.zeros((1, img.shape[1]))])
+    lines = []
+    for r in range(0, img.shape[0], 2):
+        line = Text()
+        for c in range(img.shape[1]):
+            top, bottom = img[r, c], img[r + 1, c]
+            if plain:
+                line.append(IMAGE_SHADES[int(round((top + bottom) / 2 * (len(IMAGE_SHADES) - 1)))])
+            else:
+                fg = "#{0:02x}{0:02x}{0:02x}".format(int(top * 255))
+                bg = "#{0:02x}{0:02x}{0:02x}".format(int(bottom * 255))
+                line.append("▀", Style(color=fg, bgcolor=bg))
+        lines.append(line)
+    return lines
+
+
+def gallery(dataset: Dataset, predicted: np.ndarray | None, width: int, plain: bool) -> Text:
+    """Validation images side by side with their true (and predicted) labels."""
+    count = min(GALLERY_MAX, len(dataset.x_val))
+    if count == 0:
+        return Text("no validation images")
+    images = [image_lines(dataset.x_val[i], plain) for i in range(count)]
+    names = dataset.class_names
+    cell = max(len(images[0][0]) + 2, 9)
+    per_row = max(1, width // cell)
+    out = Text(no_wrap=True, overflow="crop")
+    for start in range(0, count, per_row):
+        block = list(range(start, min(count, start + per_row)))
+        for line_no in range(len(images[0])):
+            for i in block:
+                out.append_text(images[i][line_no])
+                out.append(" " * (cell - len(images[i][line_no])))
+            out.append("\n")
+        for i in block:
+            true = names[int(dataset.y_val[i])] if names else str(int(dataset.y_val[i]))
+            if predicted is None:
+                caption, style = f"t:{true}", ""
+            else:
+                guess = names[int(predicted[i])] if names else str(int(predicted[i]))
+                ok = guess == true
+                caption = f"{guess}{'=' if ok else '≠'}{true}"
+                style = "bold green" if ok else "bold red"
+            out.append(caption.ljust(cell)[:cell], style=style)
+        out.append("\n\n")
+    return out
+
+
+def class_report_table(report: ClassReport) -> RenderableType:
+    """Per-class accuracy and the confusion matrix (rows: true class, columns: predicted)."""
+    names = report.class_names
+    acc = Table(title="per-class accuracy (validation)", box=None, padding=(0, 1), title_justify="left")
+    acc.add_column("class")
+    acc.add_column("acc", justify="right")
+    acc.add_column("n", justify="right")
+    totals = report.confusion.sum(axis=1)
+    for name, a, n in zip(names, report.per_class_accuracy, totals, strict=True):
+        acc.add_row(name, "–" if a is None else f"{a:.3f}", str(int(n)))
+    conf = Table(title="confusion (rows true, cols predicted)", box=None, padding=(0, 0), title_justify="left")
+    conf.add_column("", justify="right")
+    for name in names:
+        conf.add_column(f" {name}", justify="right")
+    for i, name in enumerate(names):
+        cells = []
+        for j in range(len(names)):
+            v = int(report.confusion[i, j])
+            style = "bold" if i == j else ("red" if v else "dim")
+            cells.append(Text(f" {v}", style=style))
+        conf.add_row(name, *cells)
+    return Group(acc, Text(""), conf)
+
+
+class MapPanel(Vertical):
+    """Boundary map for 2-D data; for other data the image gallery and class report."""
+
+    @dataclass
+    class Resized(Message):
+        """The panel changed size: the gallery is laid out for its width, so it is redrawn."""
+
+        size: Size
+
+    #: What the panel shows: "map", "text" (gallery, report or a message) or "" before the first data.
+    mode = ""
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.post_message(self.Resized(event.size))
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="map-title")
+        yield BoundaryMap(id="map")
+        yield Static("", id="map-legend")
+        with VerticalScroll(id="gallery-scroll"):
+            yield Static("", id="gallery")
+            yield Static("", id="class-report")
+
+    def set_mode(self, mode: str) -> None:
+        """``map`` (2-D data), ``gallery`` (images) or ``text`` (neither)."""
+        if mode == self.mode:
+            return
+        self.mode = mode
+        is_map = mode == "map"
+        self.query_one("#map").display = is_map
+        self.query_one("#map-legend").display = is_map
+        self.query_one("#gallery-scroll").display = not is_map
+
+    def set_title(self, text: str) -> None:
+        # One cropped line: changing it is a repaint, not a layout of the whole screen.
+        title = self.query_one("#map-title", Static)
+        if getattr(title, "text", None) != text:
+            title.text = text
+            title.update(text, layout=False)
+
+    def set_legend(self, text: str) -> None:
+        legend = self.query_one("#map-legend", Static)
+        if getattr(legend, "text", None) != text:
+            legend.text = text
+            legend.update(text)
+
+    def show_gallery(self, content: RenderableType) -> None:
+        self.query_one("#gallery", Static).update(content)
+
+    def show_report(self, content: RenderableType | None) -> None:
+        report = self.query_one("#class-report", Static)
+        report.update(content or "")

@@ -1,0 +1,151 @@
+"""Messages that carry work done in thread workers back to the UI thread.
+
+Workers never touch widgets: they post one of these small dataclasses and the
+app updates its state on its own thread.  Training messages carry the run id so
+that late events from a stopped run can't leak into the next one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from textual.message import Message
+
+from tui_trainer.data import Dataset
+from tui_trainer.events import (
+    BoundaryUpdated,
+    ClassReport,
+    EpochEnded,
+    Event,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+)
+
+
+@dataclass
+class RunBegan(Message):
+    run_id: int
+    event: RunStarted
+
+
+@dataclass
+class EpochDone(Message):
+    """Finished epochs, oldest first: usually one, several when epochs take under COALESCE seconds."""
+
+    run_id: int
+    events: tuple[EpochEnded, ...]
+
+
+@dataclass
+class BoundaryReady(Message):
+    run_id: int
+    event: BoundaryUpdated
+
+
+@dataclass
+class ClassReportReady(Message):
+    run_id: int
+    event: ClassReport
+
+
+@dataclass
+class RunEnded(Message):
+    """The run is over: exactly one of ``finished`` / ``failed`` is set."""
+
+    run_id: int
+    finished: RunFinished | None = None
+    failed: RunFailed | None = None
+
+
+@dataclass
+class DataLoaded(Message):
+    """A preview dataset for the map (or why it could not be loaded)."""
+
+    key: object
+    dataset: Dataset | None
+    error: str | None = None
+
+
+@dataclass
+class BackendLoaded(Message):
+    """A framework finished importing in the background (``error`` if it could not)."""
+
+    backend: str
+    error: str | None = None
+
+
+@dataclass
+class PredictionDone(Message):
+    """Result of the predict box, already worded for the user."""
+
+    text: str
+    ok: bool = True
+
+
+@dataclass
+class GalleryPredicted(Message):
+    """Predicted classes for the validation images shown in the gallery."""
+
+    run_id: int
+    predicted: np.ndarray
+
+
+#: Shortest time between two epoch messages from a run (so at most 20 a second).
+COALESCE = 0.05
+
+
+class Courier:
+    """Carries one run's events from the training thread to the app as messages.
+
+    Each message costs the UI thread a dispatch, and the UI thread shares the
+    GIL with training, so epochs that end less than ``COALESCE`` seconds after
+    the last message ride along with the next one.  Nothing waits longer than
+    one epoch: any other event, a pause (the engine is about to block) or a
+    slow epoch sends everything at once, in order.
+    """
+
+    def __init__(self, run_id: int, post: Callable[[Message], object], paused: Callable[[], bool],
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.run_id = run_id
+        self._post = post
+        self._paused = paused
+        self._clock = clock
+        self._epochs: list[EpochEnded] = []
+        self._last = -float("inf")
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, EpochEnded):
+            self._epochs.append(event)
+            now = self._clock()
+            if now - self._last >= COALESCE or self._paused():
+                self._flush(now)
+            return
+        self._flush(self._clock())
+        self._post(message_for(self.run_id, event))
+
+    def _flush(self, now: float) -> None:
+        if self._epochs:
+            self._post(EpochDone(self.run_id, tuple(self._epochs)))
+            self._epochs = []
+            self._last = now
+
+
+def message_for(run_id: int, event: Event) -> Message:
+    """The UI message for one engine event."""
+    if isinstance(event, EpochEnded):
+        return EpochDone(run_id, (event,))
+    if isinstance(event, BoundaryUpdated):
+        return BoundaryReady(run_id, event)
+    if isinstance(event, RunStarted):
+        return RunBegan(run_id, event)
+    if isinstance(event, ClassReport):
+        return ClassReportReady(run_id, event)
+    if isinstance(event, RunFinished):
+        return RunEnded(run_id, finished=event)
+    if isinstance(event, RunFailed):
+        return RunEnded(run_id, failed=event)
+    raise TypeError(f"unknown engine event {event!r}")

@@ -1,0 +1,133 @@
+"""The live loss (or accuracy) curve, drawn by plotext through textual-plotext.
+
+Plotext keeps global-ish figure state and is not thread-safe, so the figure is
+only ever built here, on the UI thread, when the app's flush timer says the
+history changed (at most ~10 times a second), never per epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Checkbox, Label
+from textual_plotext import PlotextPlot
+
+from tui_trainer.app.forms import Flag
+from tui_trainer.app.state import MAX_PLOT_POINTS, thin
+from tui_trainer.events import EpochEnded
+
+
+def _series(history: Sequence[EpochEnded], name: str, limit: int) -> tuple[list[int], list[float]]:
+    """Epochs and finite values of one metric, thinned to ``limit`` points for long runs."""
+    xs, ys = [], []
+    for i in thin(len(history), limit):
+        event = history[int(i)]
+        value = getattr(event, name)
+        if value is not None and math.isfinite(value):
+            xs.append(event.epoch)
+            ys.append(float(value))
+    return xs, ys
+
+
+class LossPlot(Vertical):
+    """Train and validation curves with toggles for accuracy and log scale."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._history: Sequence[EpochEnded] = ()
+        self._regression = False
+        self._dirty = True
+        #: How many times the plot was rebuilt; tests and the benchmark read it.
+        self.draws = 0
+        self.points_drawn = 0
+        self._title = ""
+        #: What an empty plot says (the app changes it while a run is starting).
+        self.placeholder = "no epochs yet: press F5 to train"
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="plot-toggles"):
+            yield Label("", id="plot-title")
+            yield Flag("acc", id="plot-acc", compact=True, tooltip="plot accuracy (MAE for regression)")
+            yield Flag("log", id="plot-log", compact=True, tooltip="logarithmic y axis")
+        yield PlotextPlot(id="plot")
+
+    def on_mount(self) -> None:
+        self.redraw()
+
+    @property
+    def show_metric(self) -> bool:
+        return self.query_one("#plot-acc", Checkbox).value
+
+    @property
+    def log_scale(self) -> bool:
+        return self.query_one("#plot-log", Checkbox).value
+
+    def set_history(self, history: Sequence[EpochEnded], regression: bool, placeholder: str | None = None) -> None:
+        """Point at a run's history; cheap, the drawing happens in ``redraw``."""
+        self._history = history
+        if placeholder is not None:
+            self.placeholder = placeholder
+        if regression != self._regression:
+            self._regression = regression
+            self.query_one("#plot-acc", Checkbox).label = "MAE" if regression else "acc"
+        self._dirty = True
+
+    def mark_dirty(self) -> None:
+        self._dirty = True
+
+    @property
+    def title(self) -> str:
+        """What the plot shows now, e.g. ``loss`` or ``accuracy (log)``."""
+        return self._title
+
+    @property
+    def pending(self) -> bool:
+        """Data arrived that the governor has not let through yet."""
+        return self._dirty
+
+    @on(Checkbox.Changed)
+    def _toggled(self, event: Checkbox.Changed) -> None:
+        event.stop()
+        self._dirty = True
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Rebuild the figure if anything changed since the last time."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.draws += 1
+        widget = self.query_one("#plot", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if self.show_metric:
+            names = ("mae", "val_mae") if self._regression else ("acc", "val_acc")
+            what = "MAE" if self._regression else "accuracy"
+        else:
+            names = ("loss", "val_loss")
+            what = "loss"
+        # More points than braille dots across the plot only cost time: thin to what shows.
+        limit = max(50, min(MAX_PLOT_POINTS, 2 * widget.size.width))
+        train_x, train_y = _series(self._history, names[0], limit)
+        val_x, val_y = _series(self._history, names[1], limit)
+        self.points_drawn = len(train_x) + len(val_x)
+        log = self.log_scale and all(v > 0 for v in train_y + val_y)
+        title = what + (" (log)" if log else "")
+        if title != self._title:
+            self._title = title
+            self.query_one("#plot-title", Label).update(title, layout=False)
+        if train_x:
+            # Distinct markers too, so the two lines stay apart without colour (NO_COLOR).
+            plt.plot(train_x, train_y, label=f"train {what}", color="orange", marker="braille")
+            plt.plot(val_x, val_y, label=f"val {what}", color="blue+", marker="dot")
+        else:
+            plt.title(self.placeholder)
+        if log:
+            plt.yscale("log")
+        plt.xlabel("epoch")
+        widget.refresh()

@@ -1,0 +1,161 @@
+"""What the UI knows about one training run, kept apart from the widgets.
+
+Events arrive here (on the UI thread) as fast as the engine makes them; the
+widgets read this state on a timer, so a run with 1 ms epochs costs a list
+append per epoch, not a repaint.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tui_trainer.config import Config
+from tui_trainer.control import RunControl
+from tui_trainer.engine import Session
+from tui_trainer.events import BoundaryUpdated, ClassReport, EpochEnded, RunFinished, RunStarted
+
+#: Most points drawn per line in the loss plot; longer runs are thinned evenly.
+MAX_PLOT_POINTS = 500
+
+BACKEND_NAMES = {"tensorflow": "TensorFlow", "torch": "PyTorch"}
+
+
+@dataclass
+class RunState:
+    """One run: its control, its session and everything it has reported so far."""
+
+    run_id: int
+    config: Config
+    control: RunControl
+    session: Session
+    started_at: float
+    started: RunStarted | None = None
+    epochs: list[EpochEnded] = field(default_factory=list)
+    best: EpochEnded | None = None
+    finished: RunFinished | None = None
+    failed: str | None = None
+    ended_at: float | None = None
+    boundary: BoundaryUpdated | None = None
+    class_report: ClassReport | None = None
+    #: Set by the training thread as its very last act, so quitting can wait for it.
+    thread_done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def over(self) -> bool:
+        return self.finished is not None or self.failed is not None
+
+    @property
+    def task(self) -> str:
+        return self.started.task if self.started else self.config.task
+
+    @property
+    def regression(self) -> bool:
+        return self.task == "regression"
+
+    @property
+    def total_epochs(self) -> int:
+        return self.config.train.epochs
+
+    @property
+    def last(self) -> EpochEnded | None:
+        return self.epochs[-1] if self.epochs else None
+
+    def add_epoch(self, event: EpochEnded) -> None:
+        self.epochs.append(event)
+        # Same rule as the engine's own "best": strictly lower validation loss.
+        if math.isfinite(event.val_loss) and (self.best is None or event.val_loss < self.best.val_loss):
+            self.best = event
+
+    def phase(self) -> str:
+        """idle words for the status line: running, paused, stopping, finished (reason), failed."""
+        if self.failed is not None:
+            return "failed"
+        if self.finished is not None:
+            return f"finished ({self.finished.reason})"
+        if self.control.stopped:
+            return "stopping…"
+        if self.control.paused:
+            return "paused"
+        if self.started is None:
+            return "starting…"
+        return "running"
+
+    def elapsed(self, now: float) -> float:
+        return (self.ended_at if self.ended_at is not None else now) - self.started_at
+
+    def eta(self) -> float | None:
+        """Seconds left, from the recent epoch times the engine measured."""
+        if self.over or not self.epochs:
+            return None
+        # The first epoch also pays for graph tracing and warm-up: leave it out once there are others.
+        recent = self.epochs[-20:] if len(self.epochs) < 2 or len(self.epochs) > 20 else self.epochs[1:]
+        per_epoch = sum(e.seconds for e in recent) / len(recent)
+        return per_epoch * max(0, self.total_epochs - self.epochs[-1].epoch)
+
+
+class UiBudget:
+    """Keeps the UI thread's CPU use under ``share`` of a core while a run goes.
+
+    The UI thread shares the GIL with the training thread, so every
+    millisecond spent drawing can be a millisecond the engine waits.  Rather
+    than guess what each widget costs, this measures the UI thread's own CPU
+    time (``time.thread_time``) over the last ``window`` seconds; redraws are
+    skipped while it is over budget and resume as soon as it is under.  On a
+    fast machine that is every tick; on a busy 2-core box a few times a second.
+    """
+
+    def __init__(self, share: float = 0.10, window: float = 1.0) -> None:
+        self.share = share
+        self.window = window
+        self._samples: deque[tuple[float, float]] = deque()
+
+    def sample(self, wall: float, cpu: float) -> None:
+        self._samples.append((wall, cpu))
+        while len(self._samples) > 2 and wall - self._samples[0][0] > self.window:
+            self._samples.popleft()
+
+    def used(self) -> float:
+        """Fraction of one core the UI thread used over the window (0 with too few samples)."""
+        if len(self._samples) < 2:
+            return 0.0
+        (w0, c0), (w1, c1) = self._samples[0], self._samples[-1]
+        return (c1 - c0) / (w1 - w0) if w1 > w0 else 0.0
+
+    def ok(self) -> bool:
+        return self.used() < self.share
+
+
+def thin(n: int, limit: int = MAX_PLOT_POINTS) -> np.ndarray:
+    """Indices of at most ``limit`` evenly spread points of ``n``, first and last kept."""
+    if n <= limit:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def fmt_float(value: float | None, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.{digits}f}"
+
+
+Clock = Callable[[], float]
