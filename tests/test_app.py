@@ -411,7 +411,7 @@ def test_failed_run_is_shown_in_the_app_not_raised():
             await ready(pilot)
             await run_to_end(pilot)
             assert app.run_state.failed and "cuda" in app.run_state.failed
-            assert app.status_text().startswith("failed") and "run failed: train.device" in app.status_text()
+            assert app.status_text().startswith("failed · train.device: 'cuda'")
 
     import torch
 

@@ -85,7 +85,8 @@ class Session:
             reg_rate=cfg.model.reg_rate,
             device=cfg.train.device,
             seed=cfg.data.seed,
-            threads=self.threads or default_threads(),
+            # Tiny networks lose more to thread hand-offs than they gain from parallel math.
+            threads=self.threads or (1 if count_params(specs) < 100_000 else default_threads()),
         )
         summary = backend.build(specs, self.head, ds.input_shape, opts)
         if summary.params != count_params(specs):

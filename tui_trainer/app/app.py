@@ -82,7 +82,9 @@ STATUS_INTERVAL = 0.5
 SWITCH_INTERVAL = 0.001
 VIEWS = ("train", "map", "model")
 #: How much each panel's wait counts when a fast run leaves time for one panel per tick.
-PRIORITY = {"plot": 1.0, "map": 1.0, "table": 0.5}
+PRIORITY = {"plot": 1.0, "map": 1.0, "table": 0.5, "status": 2.0}
+#: Seconds a panel may go undrawn while the UI is over its budget.
+MAX_STALE = {"plot": 1.0, "map": 1.0, "table": 1.5, "status": 1.0}
 #: Playground data is drawn from Python's and numpy's global random generators, seeded and
 #: restored around each load; two loads at once (a preview and a run) would mix their
 #: streams, so the app's threads load one dataset at a time.
@@ -578,7 +580,7 @@ class TrainerApp(App[None]):
         run.ended_at = self.clock()
         if message.failed is not None:
             run.failed = message.failed.message
-            self._note = (f"run failed: {run.failed}", True)
+            self._note = (run.failed, True)
             self.notify(run.failed, title="Run failed", severity="error", timeout=15)
         else:
             run.finished = message.finished
@@ -619,7 +621,7 @@ class TrainerApp(App[None]):
         if event.worker.group == "train" and run is not None and not run.over:
             run.failed = message
             run.ended_at = self.clock()
-            self._note = (f"run failed: {message}", True)
+            self._note = (message, True)
             self._redraw_tick(force=True)
             self._sync_controls()
 
@@ -627,11 +629,12 @@ class TrainerApp(App[None]):
     def _redraw_tick(self, force: bool = False) -> None:
         """Draw what changed since the last tick: at most FLUSH_INTERVAL apart, within the UI budget.
 
-        While a run goes and the UI thread nears its CPU budget, one panel is
-        drawn per tick (the one waiting longest), and none once it is over; so
-        a very fast run keeps the GIL for training and still sees the screen
-        move a few times a second.  Otherwise (a slow run, idle, or ``force``d
-        when a run ends) everything that changed is drawn at once.
+        While a run goes and the UI thread nears its CPU budget (``UiBudget``),
+        one panel is drawn per tick, the one that waited longest; over budget,
+        only a panel older than ``MAX_STALE``.  So a fast run keeps the GIL for
+        training and the screen still moves every second or so.  Otherwise (a
+        slow run, a pause, idle, or ``force``d when a run ends) everything that
+        changed is drawn at once.
         """
         if self.closing_down:
             return
@@ -649,21 +652,23 @@ class TrainerApp(App[None]):
         if status_due:
             jobs["status"] = self._update_status
         racing = self._run_active() and not self.run_state.control.paused
-        if not force and racing:
+        if not force and racing and jobs:
             used = self.ui_budget.used()
             # A run fast enough to fill the UI budget gets maps half as often: each one costs the
             # engine a prediction over the grid and the UI a redraw.
             self.run_state.control.grid_interval = GRID_INTERVAL * (2 if used >= self.ui_budget.share / 2 else 1)
+            waited = {name: now - self._drawn.get(name, 0.0) for name in jobs}
             if used >= self.ui_budget.share:
-                return
-            if status_due:
+                # Over budget: only what has been left alone too long, so nothing lags much.
+                jobs = {name: job for name, job in jobs.items() if waited[name] >= MAX_STALE[name]}
+            if "status" in jobs:
                 # The status line spans the screen: drawn with a panel, Textual would recompose
                 # every row between them, so it gets a tick of its own (it is cheap alone).
                 jobs = {"status": jobs["status"]}
-            elif jobs and used >= self.ui_budget.share / 2:
-                # Getting close: only the panel that has waited longest, the table counting its
-                # wait at half (it is the dearest to draw, and the plot shows the trend meanwhile).
-                most = max(jobs, key=lambda name: (now - self._drawn.get(name, 0.0)) * PRIORITY.get(name, 1.0))
+            elif len(jobs) > 1 and used >= self.ui_budget.share / 2:
+                # Near or over budget: one panel per tick, the one that waited longest, weighed by
+                # priority (the table is the dearest to draw; the plot shows the trend meanwhile).
+                most = max(jobs, key=lambda name: waited[name] * PRIORITY[name])
                 jobs = {most: jobs[most]}
         for name, job in jobs.items():
             self._drawn[name] = now
@@ -700,11 +705,12 @@ class TrainerApp(App[None]):
         if not self._run_active():
             self.notify("Nothing is running: F5 starts a run.")
             return
-        if run.control.toggle_pause() and run.started is not None:
-            self._redraw_boundary(run, self._last_grid)
+        paused = run.control.toggle_pause()
         self._note = None
         self._update_status()
         self._sync_controls()
+        if paused and run.started is not None:
+            self._redraw_boundary(run, self._last_grid)
 
     def action_stop(self) -> None:
         run = self.run_state

@@ -14,16 +14,17 @@ from textual.widgets import DataTable, Static
 from tui_trainer.app.state import BACKEND_NAMES, RunState, fmt_duration, fmt_float
 from tui_trainer.events import EpochEnded
 
-#: Rows kept in the table; older epochs live in the plot.
-TABLE_ROWS = 50
+#: Epochs in the table (plus the best one when it is older); the full history is in the plot.
+#: Every row is rewritten on each update, so the table is kept to about what a screen shows.
+TABLE_ROWS = 15
 
 
 class MetricsTable(DataTable):
     """Latest epochs: loss, accuracy (or MAE), seconds; the best epoch starred.
 
-    Rows are only ever added (up to ``TABLE_ROWS`` + 1) and then rewritten in
-    place with fixed column widths: adding or removing rows makes Textual lay
-    out the whole screen again, which a fast run must not pay ten times a second.
+    The ``TABLE_ROWS`` + 1 rows exist from the start and are rewritten in place,
+    with fixed column widths: adding or removing rows makes Textual lay out the
+    whole screen again, which a fast run must not pay several times a second.
     """
 
     WIDTHS = {"epoch": 5, "loss": 7, "acc": 5, "mae": 7, "val_loss": 8, "val_acc": 7, "val_mae": 7, "sec": 5}
@@ -129,7 +130,7 @@ class StatusLine(Static):
 
     def show(self, *, run: RunState | None, now: float, show_timings: bool, backend: str, loading: str | None,
              params: int | None, preset: str | None, note: tuple[str, bool] | None) -> None:
-        """Compose the line; ``note`` is (text, is_error), shown last."""
+        """Compose the line; ``note`` is (text, is_error), shown right after the state."""
         parts: list[tuple[str, str]] = []
         if run is None:
             parts.append(("idle", "bold"))
@@ -145,6 +146,10 @@ class StatusLine(Static):
                     parts.append((f"ETA {fmt_duration(run.eta())}", ""))
             if run.best is not None:
                 parts.append((f"best {run.best.epoch}", ""))
+        if note:
+            # Right after the state, so a narrow terminal cuts the details, not the news.
+            words, is_error = note
+            parts.insert(1, (words, "bold red" if is_error else "italic"))
         summary = run.started.summary if run is not None and run.started else None
         if summary is not None:
             parts.append((f"{BACKEND_NAMES.get(summary.backend, summary.backend)} {summary.device}", ""))
@@ -163,9 +168,6 @@ class StatusLine(Static):
             if i:
                 text.append(" · ", style="dim")
             text.append(words, style=style)
-        if note:
-            words, is_error = note
-            text.append(f" · {words}", style="bold red" if is_error else "italic")
         if text != self._last:
             self._last = text
             # One fixed line: a repaint, never a screen layout.
