@@ -26,7 +26,8 @@ def isolated_config(tmp_path_factory, monkeypatch):
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 240, **kw) -> subprocess.CompletedProcess:
     """Run the real console entry point in a subprocess, as a user would."""
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
-    full_env.pop("NO_COLOR", None) if env is None or "NO_COLOR" not in env else None
+    if "NO_COLOR" not in (env or {}):
+        full_env.pop("NO_COLOR", None)  # colour decisions in tests must not depend on the caller's shell
     return subprocess.run(
         [sys.executable, "-m", "tui_trainer", *args],
         capture_output=True, text=True, timeout=timeout, env=full_env, cwd=kw.pop("cwd", REPO), **kw,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from tui_trainer.errors import ConfigError, choice_error, did_you_mean
@@ -505,7 +505,3 @@ def parse_set(item: str) -> tuple[str, Any]:
 def default_config() -> Config:
     return Config()
 
-
-def with_(cfg: Config, **sections: Any) -> Config:
-    """Shorthand for replacing whole sections in code and tests."""
-    return replace(cfg, **sections)

@@ -34,13 +34,11 @@ class RunControl:
 
     def toggle_pause(self) -> bool:
         """Pause if running, resume if paused; returns the new paused state."""
-        with self._cond:
+        with self._cond:  # re-entrant: pause/resume take the same lock again
             if self._paused:
-                self._paused = False
-                self._steps = 0
+                self.resume()
             else:
-                self._paused = True
-            self._cond.notify_all()
+                self.pause()
             return self._paused
 
     def step(self) -> None:

@@ -12,7 +12,7 @@ import importlib
 import os
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -163,15 +163,13 @@ def load_dataset(cfg: Config) -> Dataset:
     if cfg.data.limit and len(ds.x_train) > cfg.data.limit:
         n = cfg.data.limit
         n_val = min(len(ds.x_val), max(1, round(n * len(ds.x_val) / len(ds.x_train))))
-        ds = Dataset(
-            **{
-                **ds.__dict__,
-                "x_train": ds.x_train[:n],
-                "y_train": ds.y_train[:n],
-                "x_val": ds.x_val[:n_val],
-                "y_val": ds.y_val[:n_val],
-                "points_train": None if ds.points_train is None else ds.points_train[:n],
-                "points_val": None if ds.points_val is None else ds.points_val[:n_val],
-            }
+        ds = replace(
+            ds,
+            x_train=ds.x_train[:n],
+            y_train=ds.y_train[:n],
+            x_val=ds.x_val[:n_val],
+            y_val=ds.y_val[:n_val],
+            points_train=None if ds.points_train is None else ds.points_train[:n],
+            points_val=None if ds.points_val is None else ds.points_val[:n_val],
         )
     return ds

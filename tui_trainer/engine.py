@@ -23,6 +23,7 @@ from tui_trainer.backends.base import BuildOptions, default_threads
 from tui_trainer.config import Config, check_consistency, resolve_loss, resolve_output_activation
 from tui_trainer.control import RunControl
 from tui_trainer.data import Dataset, expand_features, grid_points, load_dataset
+from tui_trainer.errors import UserError
 from tui_trainer.events import (
     BoundaryUpdated,
     ClassReport,
@@ -141,7 +142,7 @@ class Session:
             emit(started)
             self._loop(emit, control, result)
         except Exception as exc:  # noqa: BLE001 - every failure must reach the face as an event
-            message = str(exc) if _is_user_error(exc) else f"{type(exc).__name__}: {exc}"
+            message = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
             result.failed = RunFailed(message=message)
             result.error = exc
             emit(result.failed)
@@ -221,12 +222,6 @@ class Session:
         event = self.boundary(rows, cols, epoch)
         if event is not None:
             emit(event)
-
-
-def _is_user_error(exc: BaseException) -> bool:
-    from tui_trainer.errors import UserError
-
-    return isinstance(exc, UserError)
 
 
 def train(config: Config, emit: Emit | None = None, control: RunControl | None = None,

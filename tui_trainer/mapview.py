@@ -25,7 +25,6 @@ EXTENT = (-6.0, 6.0, -6.0, 6.0)
 ASCII_SHADES = "=-. +#"
 #: Point marks: (train, validation) for the positive and the negative class.
 MARKS = {("train", 1): "O", ("train", -1): "X", ("val", 1): "o", ("val", -1): "x"}
-ASCII_MARKS = MARKS
 
 
 def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> tuple[int, int, int]:

@@ -118,10 +118,10 @@ class TorchBackend:
     def _dense_fast_path(self, specs: list[LayerSpec]) -> torch_dense.DenseStep:
         linears = [m for m in self.model if isinstance(m, nn.Linear)]
         layers: list[torch_dense.DenseLayer] = []
-        dense_specs = iter(linears)
+        remaining = iter(linears)
         for spec in specs:
             if spec.kind == "dense":
-                lin = next(dense_specs)
+                lin = next(remaining)
                 layers.append(torch_dense.DenseLayer(lin.weight, lin.bias, spec.activation, 0.0, spec.regularize))
             elif spec.kind == "dropout" and layers:
                 layers[-1].dropout = spec.rate
