@@ -176,26 +176,25 @@ def main() -> int:
     rows.append(("numpy hand-written MLP", numpy_t, numpy_acc))
     ok = True
     checks: list[str] = []
-    if args.backend in ("tensorflow", "both"):
-        fit_t, fit_acc = run_keras_fit(ds, args.epochs)
-        tf_t, tf_acc = run_engine("tensorflow", args.epochs)
-        rows += [("keras fit(batch_size=15)", fit_t, fit_acc), ("tui-trainer tensorflow", tf_t, tf_acc)]
-        r1, r2 = fit_t / tf_t, tf_t / numpy_t
-        checks.append(f"tensorflow vs fit:        {r1:7.1f}x faster   (target >= 30x)   {'PASS' if r1 >= 30 else 'MISS'}")
-        checks.append(f"tensorflow vs numpy:      {r2:7.1f}x slower   (target <= 10x)   {'PASS' if r2 <= 10 else 'MISS'}")
-        same = abs(tf_acc - fit_acc) <= 0.03
-        checks.append(f"tensorflow final val_acc {tf_acc:.3f} vs fit {fit_acc:.3f}: {'same' if same else 'DIFFERENT'}")
-        ok &= r1 >= 30 and r2 <= 10 and same
-    if args.backend in ("torch", "both"):
-        dl_t, dl_acc = run_torch_dataloader(ds, args.epochs)
-        pt_t, pt_acc = run_engine("torch", args.epochs)
-        rows += [("torch DataLoader loop", dl_t, dl_acc), ("tui-trainer torch", pt_t, pt_acc)]
-        r1, r2 = dl_t / pt_t, pt_t / numpy_t
-        checks.append(f"torch vs DataLoader:      {r1:7.1f}x faster   (target >= 2.5x)  {'PASS' if r1 >= 2.5 else 'MISS'}")
-        checks.append(f"torch vs numpy:           {r2:7.1f}x slower   (target <= 10x)   {'PASS' if r2 <= 10 else 'MISS'}")
-        same = abs(pt_acc - dl_acc) <= 0.03
-        checks.append(f"torch final val_acc {pt_acc:.3f} vs DataLoader {dl_acc:.3f}: {'same' if same else 'DIFFERENT'}")
-        ok &= r1 >= 2.5 and r2 <= 10 and same
+    # (backend, textbook loop name, textbook loop, speed-up target over it)
+    plans = {
+        "tensorflow": ("keras fit(batch_size=15)", "fit", run_keras_fit, 30.0),
+        "torch": ("torch DataLoader loop", "DataLoader", run_torch_dataloader, 2.5),
+    }
+    for backend, (ref_name, ref_short, run_ref, target) in plans.items():
+        if args.backend not in (backend, "both"):
+            continue
+        ref_t, ref_acc = run_ref(ds, args.epochs)
+        our_t, our_acc = run_engine(backend, args.epochs)
+        rows += [(ref_name, ref_t, ref_acc), (f"tui-trainer {backend}", our_t, our_acc)]
+        faster, slower = ref_t / our_t, our_t / numpy_t
+        same = abs(our_acc - ref_acc) <= 0.03
+        label = f"{backend} vs {ref_short}:"
+        checks.append(f"{label:<26}{faster:7.1f}x faster   (target >= {target:g}x){' ' * (5 - len(f'{target:g}'))}"
+                      f"{'PASS' if faster >= target else 'MISS'}")
+        checks.append(f"{backend + ' vs numpy:':<26}{slower:7.1f}x slower   (target <= 10x)   {'PASS' if slower <= 10 else 'MISS'}")
+        checks.append(f"{backend} final val_acc {our_acc:.3f} vs {ref_short} {ref_acc:.3f}: {'same' if same else 'DIFFERENT'}")
+        ok &= faster >= target and slower <= 10 and same
     print(f"circle preset, {len(ds.x_train)} train / {len(ds.x_val)} val, batch {BATCH}, {args.epochs} epochs, 1 thread each")
     print(f"{'loop':<28}{'ms/epoch':>10}{'final val_acc':>15}")
     for name, t, acc in rows:
