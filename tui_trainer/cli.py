@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train")
     p.add_argument("--no-ui", action="store_true", help="train headless: print one line per epoch, then a summary")
     p.add_argument("--json", action="store_true", help="with --no-ui: print one JSON object per event instead")
+    p.add_argument("--show-network", action="store_true",
+                   help="with --no-ui: after training print every neuron's map (2-D data) or the first "
+                        "layer's weights as images; with --json, emit a network_updated event with the grids")
     p.add_argument("--output", metavar="DIR", type=Path,
                    help="record the run in DIR (config.toml, history.jsonl/.csv, state.json, summary.json, weights) "
                         "instead of a new folder in the runs folder")
@@ -130,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         return list_presets()
     if args.json and not args.no_ui:
         return _fail("--json needs --no-ui (the app draws to the terminal itself)")
+    if args.show_network and not args.no_ui:
+        return _fail("--show-network needs --no-ui (the app has a Network tab)")
     try:
         if args.adopt is not None:
             from tui_trainer.launch import adopted_config
@@ -170,14 +175,18 @@ def run_headless(config, args: argparse.Namespace) -> int:
     from tui_trainer.control import RunControl
     from tui_trainer.engine import RunResult, Session
     from tui_trainer.errors import UserError
-    from tui_trainer.headless import MAP_COLS, MAP_ROWS, HeadlessPrinter, JsonLinesPrinter
+    from tui_trainer.headless import MAP_COLS, MAP_ROWS, NEURON_GRID_COLOR, HeadlessPrinter, JsonLinesPrinter
 
     session = Session(config)
     control = RunControl()
     control.grid_shape = (MAP_ROWS, MAP_COLS)
     # A map now and then for the run folder (attach shows it); the printer draws only the last.
     control.grid_interval = HEADLESS_GRID_INTERVAL
-    consumers = [JsonLinesPrinter() if args.json else HeadlessPrinter(dataset_getter=lambda: session.dataset)]
+    printer = JsonLinesPrinter() if args.json else HeadlessPrinter(dataset_getter=lambda: session.dataset,
+                                                                    show_network=args.show_network)
+    if args.show_network:
+        control.network_shape = printer.network_shape if isinstance(printer, HeadlessPrinter) else NEURON_GRID_COLOR
+    consumers = [printer]
     from tui_trainer.launch import open_run_folder
 
     try:  # the folder's lock is taken here, before the framework is imported
