@@ -468,7 +468,7 @@ def test_digits_shows_images_with_predictions_and_a_class_report():
     asyncio.run(scenario())
 
 
-def test_quit_mid_run_stops_the_engine_and_leaves_no_thread():
+def test_quit_mid_run_stop_it_stops_the_engine_and_leaves_no_thread():
     before = set(threading.enumerate())
 
     async def scenario():
@@ -477,7 +477,9 @@ def test_quit_mid_run_stops_the_engine_and_leaves_no_thread():
             await ready(pilot)
             await pilot.press("f5")
             await wait_for(pilot, lambda: len(app.run_state.epochs) >= 3, what="a few epochs")
-            await pilot.press("ctrl+q")
+            await pilot.press("ctrl+q")  # a run is going: the app asks whether to stop it or leave it
+            await wait_for(pilot, lambda: app.screen.__class__.__name__ == "QuitScreen", what="the question")
+            await pilot.press("s")
             await wait_for(pilot, lambda: not app.is_running, what="the app to close")
         run = app.run_state
         assert run.control.stopped and run.thread_done.is_set()

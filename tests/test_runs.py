@@ -354,3 +354,144 @@ def test_app_run_is_recorded():
     run = runs_json()[0]
     assert run["state"] == "finished" and run["epochs_done"] == 4 and run["preset"] == "circle"
     assert_whole_lines(Path(run["folder"]))
+
+
+# -- attach and the app's own process (issue 12, parts 2 to 4) ------------------------------------------
+def _app(cfg, **options):
+    from tui_trainer.app import create_app
+
+    return create_app(cfg, preset_name="circle", threads=1, **options)
+
+
+def test_attach_replays_then_follows_live_and_controls_the_run(tmp_path):
+    """A detached headless run: attach shows its epochs so far, then new ones; F6/F7 reach the run."""
+    import asyncio
+
+    from tests.test_app import wait_for as app_wait
+    from tui_trainer.events import EpochEnded
+    from tui_trainer.presets import load_preset
+    from tui_trainer.runclient import RunClient
+    from tui_trainer.runserver import socket_path
+
+    env = {"TUI_TRAINER_RUNS": str(tmp_path / "runs")}
+    launched = run_cli(*LONG, "--detach", env=env)
+    assert launched.returncode == 0, launched.stderr
+    folder = Path(launched.stdout.splitlines()[1].removeprefix("folder "))
+    try:
+        wait_for(lambda: state_of(folder).get("epochs_done", 0) >= 20 or None, what="20 epochs")
+        cfg = load_preset(str(folder / "config.toml"))
+        # A second viewer, watching the same run the whole time.
+        seen: list[int] = []
+        other = RunClient(socket_path(folder), lambda e: seen.append(e.epoch) if isinstance(e, EpochEnded) else None)
+
+        async def scenario():
+            app = _app(cfg, attach=folder)
+            async with app.run_test(size=(120, 36)) as pilot:
+                await app_wait(pilot, lambda: app.run_state is not None and len(app.run_state.epochs) >= 20,
+                               what="the replayed epochs")
+                first = app.run_state.epochs[0].epoch
+                replayed = len(app.run_state.epochs)
+                await app_wait(pilot, lambda: len(app.run_state.epochs) >= replayed + 10, what="live epochs")
+                epochs = [e.epoch for e in app.run_state.epochs]
+                assert first == 1 and epochs == list(range(1, len(epochs) + 1))  # nothing lost or doubled
+                await pilot.press("f6")
+                await app_wait(pilot, lambda: state_of(folder).get("state") == "paused", what="paused in the run")
+                assert "paused" in app.status_text()
+                await pilot.pause(0.5)
+                frozen = state_of(folder)["epochs_done"]
+                await pilot.pause(1.2)
+                assert state_of(folder)["epochs_done"] == frozen
+                await pilot.press("f6")
+                await app_wait(pilot, lambda: state_of(folder).get("epochs_done", 0) > frozen, what="resumed")
+                # The map comes from the run while a viewer watches (headless makes maps rarely).
+                await app_wait(pilot, lambda: app.run_state.boundary is not None
+                               and app.run_state.boundary.epoch > 0, what="a live map")
+                await pilot.press("f7")
+                await app_wait(pilot, lambda: app.run_state.over, what="the run to end")
+                assert app.run_state.finished.reason == "stopped"
+
+        asyncio.run(scenario())
+        wait_for(lambda: state_of(folder).get("state") == "stopped", what="the run's state")
+        assert len(seen) >= 10 and seen == sorted(seen)
+        other.close()
+    finally:
+        pid = state_of(folder).get("pid")
+        if isinstance(pid, int):
+            with_suppress_kill(pid)
+    assert_whole_lines(folder)
+
+
+def with_suppress_kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def test_attach_shows_ten_thousand_epochs_within_a_second(tmp_path):
+    import asyncio
+
+    from tests.test_app import wait_for as app_wait
+    from tui_trainer.presets import load_preset
+
+    out = tmp_path / "long"
+    r = run_cli("--no-ui", "--backend", "torch", "--epochs", "10000", "--set", "train.batch_size=250",
+                "--set", "data.train_ratio=0.1", "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    cfg = load_preset(str(out / "config.toml"))
+
+    async def scenario():
+        app = _app(cfg, attach=out)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await app_wait(pilot, lambda: app.run_state is not None, what="the run to open")
+            t0 = time.perf_counter()
+            await app_wait(pilot, lambda: app.run_state.over and app.run_state.last is not None
+                           and app.run_state.last.epoch == 10000, what="all epochs")
+            await pilot.pause(0.15)  # one redraw tick: the table and plot show it
+            elapsed = time.perf_counter() - t0
+            assert app.run_state.finished.reason == "completed"
+            assert "10000" in app.status_text()
+            return elapsed
+
+    elapsed = asyncio.run(scenario())
+    assert elapsed < 1.0, f"took {elapsed:.2f} s"
+
+
+def test_quitting_the_app_can_leave_its_run_going(tmp_path):
+    import asyncio
+
+    from tests.test_app import circle, ready
+    from tests.test_app import wait_for as app_wait
+    from tui_trainer.runclient import RunClient
+    from tui_trainer.runserver import socket_path
+
+    env_root = tmp_path / "runs"
+    os.environ["TUI_TRAINER_RUNS"] = str(env_root)
+    try:
+        async def scenario():
+            app = _app(circle(**{"train.epochs": 100_000}))
+            async with app.run_test(size=(120, 36)) as pilot:
+                await ready(pilot)
+                await pilot.press("f5")
+                await app_wait(pilot, lambda: len(app.run_state.epochs) >= 3, what="a few epochs")
+                await pilot.press("ctrl+q")
+                await app_wait(pilot, lambda: type(app.screen).__name__ == "QuitScreen", what="the question")
+                await pilot.press("l")
+                await app_wait(pilot, lambda: not app.is_running, what="the app to close")
+            return app.run_folder
+
+        folder = asyncio.run(scenario())
+        run = runs_json()[0]
+        assert run["state"] == "running" and Path(run["folder"]) == folder
+        pid = run["pid"]
+        assert pid != os.getpid() and os.getsid(pid) == pid  # its own session: the terminal's end is not its end
+        done_before = state_of(folder)["epochs_done"]
+        wait_for(lambda: state_of(folder).get("epochs_done", 0) > done_before, what="the run to go on")
+        stopper = RunClient(socket_path(folder), lambda event: None)
+        stopper.send({"cmd": "stop"})
+        wait_for(lambda: state_of(folder).get("state") == "stopped", what="the run to stop")
+        stopper.close()
+        assert_whole_lines(folder)
+        assert (folder / "model.pt").exists()
+    finally:
+        os.environ.pop("TUI_TRAINER_RUNS", None)

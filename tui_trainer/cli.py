@@ -33,6 +33,7 @@ examples:
   tui-trainer --preset my.toml --no-ui --json --output runs/a
   tui-trainer --preset spiral --detach          train in the background, print the run id
   tui-trainer runs                              list recorded runs (runs rm RUN, runs prune)
+  tui-trainer attach [RUN]                      open the app on a run (default: the newest going)
 
 exit codes:
   0 success, 1 --min-val-acc/--max-val-loss missed, 2 bad input,
@@ -120,10 +121,10 @@ def list_presets() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in ("runs",):
-        from tui_trainer.runs_cli import main as runs_main
+    if argv and argv[0] in ("runs", "attach"):
+        from tui_trainer import runs_cli
 
-        return runs_main(argv)
+        return (runs_cli.main if argv[0] == "runs" else runs_cli.attach_main)(argv)
     args = build_parser().parse_args(argv)
     if args.detach:
         args.no_ui = True
@@ -187,13 +188,16 @@ def run_headless(config, args: argparse.Namespace) -> int:
     if args.show_network:
         control.network_shape = printer.network_shape if isinstance(printer, HeadlessPrinter) else NEURON_GRID_COLOR
     consumers = [printer]
-    from tui_trainer.launch import open_run_folder
+    from tui_trainer.launch import open_run_folder, serve_run
 
     try:  # the folder's lock is taken here, before the framework is imported
         exporter = open_run_folder(config, args, session_getter=lambda: session, on_fault=lambda exc: control.stop())
     except UserError as exc:
         return _fail(str(exc))
     consumers.append(exporter)
+    server = serve_run(exporter, control, lambda: session)
+    if server is not None:
+        consumers.append(server)
 
     def emit(event) -> None:
         for consumer in consumers:
@@ -226,6 +230,8 @@ def run_headless(config, args: argparse.Namespace) -> int:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     result = holder.get("result")
+    if server is not None:
+        server.close(drain=0.5)
     exporter.close()
     if result is None:
         return _fail("training thread ended without a result", EXIT_FAILED)

@@ -38,6 +38,8 @@ from tui_trainer.runstore import (
 )
 
 LOG_NAME = "run.log"
+#: Seconds between the maps a headless run sends to an attached viewer.
+VIEWER_MAP_INTERVAL = 0.5
 
 
 def preset_label(args: argparse.Namespace) -> str:
@@ -163,3 +165,14 @@ def store_exporter(preset: str | None, config: Any, session_getter: Callable[[],
     exporter = RunExporter(folder, session_getter, meta=meta, created=True)
     exporter.open()
     return exporter
+
+
+def serve_run(exporter: RunExporter, control: Any, session_getter: Callable[[], Any]) -> Any:
+    """The run's control socket (attach watches and steers it); None if it can't be opened."""
+    from tui_trainer.runserver import RunServer
+
+    try:
+        return RunServer(exporter.dir, control, session_getter, on_pause=exporter.set_paused,
+                         map_interval=VIEWER_MAP_INTERVAL).start()
+    except OSError:
+        return None  # the run goes on; it just can't be steered from elsewhere

@@ -172,3 +172,36 @@ def prune(root: Path, args: argparse.Namespace) -> int:
     if not doomed:
         print("nothing to prune")
     return 0
+
+
+def attach_main(argv: list[str]) -> int:
+    """``tui-trainer attach [RUN]``: open the app on a run (default: the newest one still going)."""
+    from tui_trainer.cli import _Parser
+
+    p = _Parser(prog="tui-trainer attach",
+                description="Open the app on a run: everything so far, then live while it goes "
+                            "(F6 pause/resume, F7 stop, F8 step). A run that has ended opens read-only; "
+                            "F5 trains a new run from its config.")
+    p.add_argument("run", nargs="?", metavar="RUN", help="run id, unique id prefix or folder (default: newest running)")
+    p.add_argument("--runs-dir", metavar="DIR", default=None, help="the runs folder")
+    args = p.parse_args(argv[1:])
+    root = runs_root(args.runs_dir)
+    try:
+        if args.run:
+            info = find_run(root, args.run)
+        else:
+            live = [r for r in list_runs(root) if r.live]
+            if not live:
+                raise UserError(f"no run is going in {root}; name one to open it (tui-trainer runs lists them)")
+            info = live[0]
+        from tui_trainer.presets import load_preset
+
+        config = load_preset(str(info.folder / "config.toml"))
+    except UserError as exc:
+        sys.stderr.write(f"tui-trainer: error: {plain(exc)}\n")
+        return 2
+    from tui_trainer.app import create_app
+
+    create_app(config, preset_name=info.get("preset") or None, attach=info.folder.resolve(),
+               runs_dir=args.runs_dir).run()
+    return 0

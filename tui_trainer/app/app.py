@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,7 @@ from tui_trainer.app.messages import (
 from tui_trainer.app.metrics import MetricsTable, StatusLine
 from tui_trainer.app.model_panel import ModelPanel, describe_prediction, parse_point, planned_summary
 from tui_trainer.app.plot import LossPlot
+from tui_trainer.app.remote import RemoteRuns
 from tui_trainer.app.state import BACKEND_NAMES, Clock, RunState, UiBudget
 from tui_trainer.backends import BACKEND_MODULES, is_installed
 from tui_trainer.backends.base import default_threads
@@ -103,7 +105,7 @@ def engine_threads() -> int:
     return max(1, default_threads() - 1)
 
 
-class TrainerApp(App[None]):
+class TrainerApp(RemoteRuns, App[None]):
     """Build a network in the side panel, train it, watch it learn."""
 
     CSS_PATH = "app.tcss"
@@ -126,8 +128,10 @@ class TrainerApp(App[None]):
                    "predict"}
 
     def __init__(self, config: Config, preset_name: str | None = None, *, threads: int | None = None,
-                 clock: Clock = time.monotonic, show_timings: bool = True) -> None:
+                 clock: Clock = time.monotonic, show_timings: bool = True, process: bool = True,
+                 attach: Path | None = None, runs_dir: str | None = None) -> None:
         super().__init__()
+        self._init_remote(process, attach, runs_dir)
         self.initial_config = config
         self.preset_name = preset_name
         self.threads = threads or engine_threads()
@@ -231,6 +235,8 @@ class TrainerApp(App[None]):
     def _after_first_frame(self) -> None:
         self._preload_backend(self.form.choice("train.backend"))
         self._schedule_preview(now=True)
+        if self.attach_folder is not None:
+            self.open_run(self.attach_folder)
 
     # -- form ---------------------------------------------------------------------------------
     def _validate(self) -> FormCheck:
@@ -282,7 +288,7 @@ class TrainerApp(App[None]):
             return
         self._loading.add(name)
         self._update_status()
-        self._import_backend(name)
+        (self._warm_backend if self.process else self._import_backend)(name)
 
     @work(thread=True, exit_on_error=False, group="import")
     def _import_backend(self, name: str) -> None:
@@ -486,21 +492,22 @@ class TrainerApp(App[None]):
             self.notify(check.summary(), title="Can't start yet", severity="error", timeout=8)
             return None
         cfg = check.config
-        control = RunControl()
+        dataset = self.preview if self.preview_key == cfg.data else None
+        control, session = (self._remote_parts(cfg, dataset) if self.process
+                            else (RunControl(), Session(cfg, dataset, threads=self.threads)))
         control.grid_interval = GRID_INTERVAL
         control.grid_shape = self._last_grid
         if stepping:
             control.step()
-        dataset = self.preview if self.preview_key == cfg.data else None
         self._run_id += 1
-        run = RunState(self._run_id, cfg, control, Session(cfg, dataset, threads=self.threads), self.clock())
+        run = RunState(self._run_id, cfg, control, session, self.clock())
         self.run_state = run
         self._note = None
         self._gallery_pred = None
         self._preload_backend(cfg.train.backend)
         self.plot.set_history(run.epochs, cfg.task == "regression", placeholder="starting: waiting for the first epoch…")
         self.plot.mark_dirty()
-        self._train(run)
+        (self._train_remote if self.process else self._train)(run)
         self._show_data_mode()
         self._sync_controls()
         self._update_status()
@@ -875,6 +882,9 @@ class TrainerApp(App[None]):
     async def action_quit(self) -> None:
         """Stop the run, wait for its thread to end, then leave: no thread is left behind."""
         run = self.run_state
+        if self.process and self._run_active():
+            self._ask_quit()  # stop it, or leave it running in the background
+            return
         if run is not None and not run.thread_done.is_set():
             run.control.stop()
             self._note = ("stopping the run before quitting…", False)
@@ -887,9 +897,10 @@ class TrainerApp(App[None]):
         # Also when the app is closed without ctrl+q (app.exit() from elsewhere): never leave
         # a training thread running behind a closed UI.
         run = self.run_state
-        if run is not None:
+        if run is not None and not self._left_running:
             run.control.stop()
             run.thread_done.wait(timeout=60)
+        self._close_remote()
         if self._switch_interval is not None:
             sys.setswitchinterval(self._switch_interval)
 
