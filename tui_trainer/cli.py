@@ -179,6 +179,7 @@ def run_headless(config, args: argparse.Namespace) -> int:
     from tui_trainer.headless import MAP_COLS, MAP_ROWS, NEURON_GRID_COLOR, HeadlessPrinter, JsonLinesPrinter
 
     session = Session(config)
+    session.keep_history = False  # the run folder has it; memory stays flat however long the run
     control = RunControl()
     control.grid_shape = (MAP_ROWS, MAP_COLS)
     # A map now and then for the run folder (attach shows it); the printer draws only the last.

@@ -65,6 +65,9 @@ class Session:
         self.head: Head | None = None
         self.specs: list[LayerSpec] = []
         self.history: list[EpochEnded] = []
+        #: False keeps only the last epoch in ``history``: a recorded run has its history on disk,
+        #: and a week-long run must not grow its process by every epoch it ran.
+        self.keep_history = True
         self._lock = threading.RLock()
 
     # -- setup -----------------------------------------------------------------------------
@@ -203,7 +206,10 @@ class Session:
                 val_loss=val_loss, val_acc=val_acc, seconds=time.perf_counter() - e0,
                 mae=stats.metric if regression else None, val_mae=val_mae,
             )
-            self.history.append(last)
+            if self.keep_history:
+                self.history.append(last)
+            else:
+                self.history[:] = [last]
             emit(last)
             if not (math.isfinite(stats.loss) and math.isfinite(val_loss)):
                 reason = "diverged"

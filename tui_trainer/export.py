@@ -55,6 +55,20 @@ STATE_INTERVAL = 1.0
 BEST_INTERVAL = 5.0
 
 
+_last_encoded: tuple[object, str] | None = None
+
+
+def event_line(event: Event) -> str:
+    """The event as one JSON line, encoded once for all the consumers that pass it on (log, socket)."""
+    global _last_encoded
+    cached = _last_encoded
+    if cached is not None and cached[0] is event:
+        return cached[1]
+    line = json.dumps(to_json_dict(event), allow_nan=False) + "\n"
+    _last_encoded = (event, line)
+    return line
+
+
 class GridSchedule:
     """Which boundary grids go to the event log: sparse, and sparser the longer a run goes.
 
@@ -206,7 +220,7 @@ class RunExporter:
 
     def _log(self, event: Event) -> None:
         if self._jsonl is not None:
-            self._jsonl.write(json.dumps(to_json_dict(event), allow_nan=False) + "\n")
+            self._jsonl.write(event_line(event))
 
     def _epoch(self, event: EpochEnded, new_best: bool) -> None:
         self._log(event)

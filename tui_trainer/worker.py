@@ -44,6 +44,8 @@ def main(argv: list[str]) -> int:
         importlib.import_module(BACKEND_MODULES[backend][0])
     except Exception as exc:  # noqa: BLE001 - the app shows it; a run would report it again
         error = f"{type(exc).__name__}: {exc}"
+    else:
+        warm_up(backend, Session)
     out = sys.stdout
     _reply(out, {"ready": backend, "error": error, "pid": os.getpid()})
     line = sys.stdin.readline()
@@ -51,6 +53,18 @@ def main(argv: list[str]) -> int:
         return 0
     job = json.loads(line)
     return run_job(job, out, Session)
+
+
+def warm_up(backend: str, session_class: Any) -> None:
+    """One throwaway epoch of a tiny network: the data loaders, the backend and the framework's
+    first-model costs (seconds on a busy machine) are paid here, while the user edits the form."""
+    from tui_trainer.config import default_config
+
+    try:
+        cfg = default_config().with_updates({"train.backend": backend, "train.epochs": 1})
+        session_class(cfg, threads=1).run(lambda event: None)
+    except Exception:  # noqa: BLE001 - only a head start; the real run reports its own errors
+        pass
 
 
 def run_job(job: dict[str, Any], out: Any, session_class: Any) -> int:
@@ -63,6 +77,7 @@ def run_job(job: dict[str, Any], out: Any, session_class: Any) -> int:
     folder = Path(job["folder"])
     config = from_dict(job["config"])
     session = session_class(config, threads=job.get("threads"))
+    session.keep_history = False  # the run folder has it; memory stays flat however long the run
     control = RunControl()
     grid = job.get("grid")
     control.grid_shape = tuple(grid) if grid else None

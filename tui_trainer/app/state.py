@@ -19,7 +19,12 @@ from tui_trainer.config import Config
 from tui_trainer.control import RunControl
 from tui_trainer.engine import Session
 from tui_trainer.events import BoundaryUpdated, ClassReport, EpochEnded, RunFinished, RunStarted
+from tui_trainer.progress import is_better
 
+#: Most epochs a run's state keeps (a week-long run must not grow the viewer); see ``RunState.add_epoch``.
+MAX_EPOCHS = 20_000
+#: Newest epochs always kept one by one (the table shows the latest).
+KEEP_RECENT = 2_000
 #: Most points drawn per line in the loss plot; longer runs are thinned evenly.
 MAX_PLOT_POINTS = 500
 
@@ -68,9 +73,13 @@ class RunState:
 
     def add_epoch(self, event: EpochEnded) -> None:
         self.epochs.append(event)
-        # Same rule as the engine's own "best": strictly lower validation loss.
-        if math.isfinite(event.val_loss) and (self.best is None or event.val_loss < self.best.val_loss):
+        if is_better(event, self.best):  # the one rule for "best", shared with the engine's faces
             self.best = event
+        if len(self.epochs) > MAX_EPOCHS:
+            # Bounded memory however long the run: the newest epochs stay whole, older ones are
+            # thinned (again each time, so the oldest are the sparsest); the curves plot by epoch number.
+            older, recent = self.epochs[:-KEEP_RECENT], self.epochs[-KEEP_RECENT:]
+            self.epochs[:] = older[::2] + recent
 
     def phase(self) -> str:
         """idle words for the status line: running, paused, stopping, finished (reason), failed."""
