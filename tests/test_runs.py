@@ -516,3 +516,31 @@ def test_viewer_history_is_bounded_and_keeps_the_latest_and_the_best():
     assert numbers == sorted(numbers) and numbers[0] == 1
     assert numbers[-KEEP_RECENT:] == list(range(total - KEEP_RECENT + 1, total + 1))
     assert run.best.epoch == 1234
+
+
+def test_runs_view_opens_a_recorded_run(tmp_path):
+    """F9 lists the runs; Enter opens one read-only with its whole history and its config in the form."""
+    import asyncio
+
+    from tests.test_app import circle, ready
+    from tests.test_app import wait_for as app_wait
+
+    r = run_cli("--no-ui", "--backend", "torch", "--epochs", "6", "--preset", "xor")
+    assert r.returncode == 0, r.stderr
+    folder = Path(runs_json()[0]["folder"])
+
+    async def scenario():
+        app = _app(circle())
+        async with app.run_test(size=(120, 36)) as pilot:
+            await ready(pilot)
+            await pilot.press("f9")
+            await app_wait(pilot, lambda: type(app.screen).__name__ == "RunsScreen", what="the runs view")
+            table = app.screen.query_one("#runs-table")
+            assert table.row_count == 1
+            await pilot.press("enter")
+            await app_wait(pilot, lambda: app.run_state is not None and app.run_state.over, what="the run")
+            assert [e.epoch for e in app.run_state.epochs] == [1, 2, 3, 4, 5, 6]
+            assert app.run_folder == folder and app.form.choice("data.dataset") == "xor"
+            assert app.run_state.finished.reason == "completed"
+
+    asyncio.run(scenario())

@@ -122,10 +122,11 @@ class TrainerApp(RemoteRuns, App[None]):
         Binding("f2", "next_view", "View", tooltip="next panel (narrow screens)"),
         Binding("f3", "toggle_form", "Form", tooltip="hide or show the form"),
         Binding("f4", "predict", "Ask", tooltip="ask the model about a point (the predict box)"),
+        Binding("f9", "runs", "Runs", tooltip="open a recorded run (live while it goes)"),
         Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="stop any run and quit"),
     ]
     RUN_ACTIONS = {"start", "pause", "stop", "step", "save_preset", "open_preset", "next_view", "toggle_form",
-                   "predict"}
+                   "predict", "runs"}
 
     def __init__(self, config: Config, preset_name: str | None = None, *, threads: int | None = None,
                  clock: Clock = time.monotonic, show_timings: bool = True, process: bool = True,

@@ -120,6 +120,34 @@ class RemoteRuns:
         finally:
             run.thread_done.set()
 
+    # -- the runs view -----------------------------------------------------------------------------------
+    def action_runs(self) -> None:
+        from tui_trainer.app.runs_view import RunsScreen
+
+        async def chosen(folder: Path | None) -> None:
+            if folder is not None:
+                await self._open_chosen(folder)
+
+        self.push_screen(RunsScreen(self.controller.runs_dir), chosen)
+
+    async def _open_chosen(self, folder: Path) -> None:
+        from tui_trainer.errors import UserError
+        from tui_trainer.presets import load_preset
+
+        if self._run_active() and not self.process:
+            self.notify("A run is going in this app: F7 stops it first.", severity="warning")
+            return
+        try:
+            cfg = load_preset(str(folder / "config.toml"))
+        except UserError as exc:
+            self.notify(str(exc), title="Can't open the run", severity="error", markup=False)
+            return
+        if self._run_active():
+            self.notify(f"{self.run_folder.name if self.run_folder else 'The run'} goes on in the background "
+                        "(F9 opens it again).", markup=False)
+        await self.form.load(cfg)
+        self.open_run(folder)
+
     # -- quitting ------------------------------------------------------------------------------------------
     def _ask_quit(self) -> None:
         run = self.run_state
