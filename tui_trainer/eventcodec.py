@@ -32,9 +32,47 @@ def _num(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
+def _init_fields(cls: type) -> set[str]:
+    return {f.name for f in fields(cls) if f.init}
+
+
 def _pick(cls: type, data: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in fields(cls) if f.init}
+    names = _init_fields(cls)
     return {k: v for k, v in data.items() if k in names}
+
+
+def _array(rows: Any) -> np.ndarray:
+    """Nested lists with null for NaN (the JSON form of a grid or weights) as a float32 array."""
+    return np.array(_nan(rows), dtype=np.float32)
+
+
+def _nan(value: Any) -> Any:
+    if value is None:
+        return np.nan
+    if isinstance(value, list):
+        return [_nan(v) for v in value]
+    return value
+
+
+def _event_class(name: str) -> Any:
+    from tui_trainer import events
+
+    return getattr(events, name, None)
+
+
+def _network(data: dict[str, Any]) -> Event | None:
+    network_class, layer_class = _event_class("NetworkUpdated"), _event_class("NeuronLayer")
+    if network_class is None or layer_class is None:
+        return None
+    layers = tuple(
+        layer_class(name=x["name"], kind=x.get("type", x.get("kind", "")), activation=x.get("activation", ""),
+                    labels=tuple(x.get("labels", ())),
+                    **{key: None if x.get(key) is None else _array(x[key]) for key in ("grids", "weights", "biases")})
+        for x in data["layers"])
+    image_shape = data.get("image_shape")
+    return network_class(epoch=int(data["epoch"]), layers=layers,
+                         extent=tuple(data.get("extent") or (-6.0, 6.0, -6.0, 6.0)),
+                         image_shape=None if image_shape is None else tuple(image_shape))
 
 
 def epoch_from(data: dict[str, Any]) -> EpochEnded:
@@ -49,9 +87,14 @@ def from_json_dict(data: dict[str, Any]) -> Event | None:
     if kind == "epoch_ended":
         return epoch_from(data)
     if kind == "boundary_updated":
-        values = np.array([[np.nan if v is None else v for v in row] for row in data["values"]], dtype=np.float32)
-        return BoundaryUpdated(epoch=int(data["epoch"]), values=values, extent=tuple(data.get("extent", ())) or
-                               (-6.0, 6.0, -6.0, 6.0))
+        extra = {"axes": tuple(data["axes"])} if data.get("axes") and "axes" in _init_fields(BoundaryUpdated) else {}
+        return BoundaryUpdated(epoch=int(data["epoch"]), values=_array(data["values"]),
+                               extent=tuple(data.get("extent") or (-6.0, 6.0, -6.0, 6.0)), **extra)
+    if kind == "network_updated":
+        return _network(data)
+    if kind == "progress":
+        progress_class = _event_class("EpochProgress")
+        return None if progress_class is None else progress_class(**_pick(progress_class, data))
     if kind == "run_started":
         from tui_trainer.config import from_dict
 

@@ -130,7 +130,7 @@ class RemoteControl:
         self._grid: tuple[int, int] | None = None
         #: Kept for the face's own use; the training process keeps its own pace for maps.
         self.grid_interval = 0.25
-        self.network_shape: tuple[int, int] | None = None
+        self._network: tuple[int, int] | None = None
         self._pending: list[dict[str, Any]] = []
 
     def connect(self, client: RunClient) -> None:
@@ -187,6 +187,17 @@ class RemoteControl:
         if shape is not None and shape != self._grid:
             self._send({"cmd": "grid", "rows": shape[0], "cols": shape[1]})
         self._grid = shape
+
+    @property
+    def network_shape(self) -> tuple[int, int] | None:
+        return self._network
+
+    @network_shape.setter
+    def network_shape(self, shape: tuple[int, int] | None) -> None:
+        """The network view's grid (None: closed); the run then sends per-neuron maps with its maps."""
+        if shape != self._network:
+            self._send({"cmd": "network", "rows": shape[0] if shape else 0, "cols": shape[1] if shape else 0})
+        self._network = shape
 
     def update(self, data: dict[str, Any]) -> None:
         """What the run says its state is (another viewer may have paused it)."""

@@ -9,6 +9,7 @@ attach`` from another terminal) connect to it.  JSON lines both ways:
   whenever pause/stop change, and ``{"reply": ID, ...}`` answers;
 * from viewers: ``{"cmd": "pause" | "resume" | "step" | "stop"}``,
   ``{"cmd": "grid", "rows": R, "cols": C}`` (the map size this viewer draws),
+  ``{"cmd": "network", "rows": R, "cols": C}`` (per-neuron maps; 0 closes),
   ``{"cmd": "go"}`` (a run started for this viewer may begin: its first commands are in),
   and questions with an ``id``: ``boundary`` (the map now, e.g. while paused),
   ``predict`` (points) and ``classes`` (predicted classes of the first N
@@ -202,6 +203,12 @@ class RunServer:
             if control.paused != was and self.on_pause is not None:
                 self.on_pause(control.paused)
             self.broadcast(self._control_line())
+        elif cmd == "network":
+            if self.map_interval is None:  # a run that makes maps for its viewer (the app's worker)
+                rows, cols = int(request.get("rows", 0)), int(request.get("cols", 0))
+                ok = 2 <= rows <= 400 and 2 <= cols <= 800
+                if hasattr(control, "network_shape"):
+                    control.network_shape = (rows, cols) if ok else None
         elif cmd == "go":
             self.go.set()
         elif cmd == "grid":
