@@ -31,6 +31,8 @@ from tui_trainer.app.forms import ErrorText, LayerRow
 from tui_trainer.config import Config
 from tui_trainer.errors import ConfigError
 
+pytestmark = pytest.mark.app
+
 SIZE = (120, 36)
 
 

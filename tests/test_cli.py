@@ -32,6 +32,7 @@ def test_help_is_fast_and_imports_no_framework():
     assert "--no-ui" in out and "exit codes" in out
 
 
+@pytest.mark.framework
 def test_headless_circle_torch_prints_textbook_lines_and_summary():
     r = run_cli("--preset", "circle", "--no-ui", "--backend", "torch", "--epochs", "30")
     assert r.returncode == 0, r.stderr
@@ -46,6 +47,7 @@ def test_headless_circle_torch_prints_textbook_lines_and_summary():
     assert ANSI not in r.stdout  # not a terminal: no escapes
 
 
+@pytest.mark.framework
 def test_min_val_acc_met_and_missed():
     ok = run_cli("--no-ui", "--backend", "torch", "--min-val-acc", "0.95")
     assert ok.returncode == 0, ok.stdout[-2000:] + ok.stderr
@@ -77,6 +79,7 @@ def test_bad_input_is_one_line_and_exit_2(args, fragment):
     assert "Traceback" not in r.stderr and r.stdout == ""
 
 
+@pytest.mark.framework
 def test_bad_data_file_is_exit_2(tmp_path):
     bad = tmp_path / "pts.csv"
     bad.write_text("x1,x2,label\n1,2,1\n")
@@ -84,12 +87,14 @@ def test_bad_data_file_is_exit_2(tmp_path):
     assert r.returncode == 2 and "missing.csv" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.framework
 def test_diverged_is_exit_3():
     r = run_cli("--preset", "reg-plane", "--no-ui", "--backend", "torch", "--set", "train.learning_rate=10")
     assert r.returncode == 3
     assert "finished: diverged" in r.stdout and "diverged" in r.stderr
 
 
+@pytest.mark.framework
 def test_json_lines(tmp_path):
     r = run_cli("--no-ui", "--json", "--backend", "torch", "--epochs", "3")
     assert r.returncode == 0, r.stderr
@@ -109,6 +114,7 @@ def test_json_needs_no_ui():
     assert r.returncode == 2 and "--no-ui" in r.stderr
 
 
+@pytest.mark.framework
 def test_output_folder(tmp_path):
     out = tmp_path / "run"
     r = run_cli("--no-ui", "--backend", "torch", "--epochs", "4", "--output", str(out))
@@ -136,6 +142,7 @@ def test_bad_input_writes_nothing(tmp_path):
     assert r.returncode == 2 and not out.exists()
 
 
+@pytest.mark.framework
 def test_tensorflow_output_saves_keras_weights(tmp_path):
     out = tmp_path / "tf"
     r = run_cli("--no-ui", "--backend", "tensorflow", "--epochs", "2", "--output", str(out))
@@ -144,6 +151,7 @@ def test_tensorflow_output_saves_keras_weights(tmp_path):
     assert "[Epoch 2/2]" not in r.stdout and "[Epoch   2/2]" in r.stdout
 
 
+@pytest.mark.framework
 def test_ctrl_c_exits_130_and_keeps_history(tmp_path):
     out = tmp_path / "interrupted"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -186,6 +194,7 @@ def test_show_config_merges_overrides():
     assert cfg["data"]["dataset"] == "xor" and cfg["model"]["hidden"] == [5] and cfg["data"]["seed"] == 9
 
 
+@pytest.mark.framework
 def test_every_builtin_playground_preset_runs_headless_on_torch():
     for name in ("xor", "gauss", "spiral", "reg-plane", "reg-gauss"):
         r = run_cli("--preset", name, "--no-ui", "--backend", "torch")

@@ -17,6 +17,8 @@ from tui_trainer.events import BoundaryUpdated, EpochEnded, RunFailed, RunFinish
 from tui_trainer.layers import build_specs, count_params
 from tui_trainer.presets import load_preset
 
+pytestmark = pytest.mark.framework
+
 BACKENDS = ["torch", "tensorflow"]
 
 
