@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from tui_trainer import __version__
-
-EXIT_OK = 0
-EXIT_THRESHOLD = 1
-EXIT_USAGE = 2
-EXIT_DIVERGED = 3
-EXIT_FAILED = 4
-EXIT_INTERRUPTED = 130
+from tui_trainer.exit_codes import (  # noqa: F401 - the codes stay importable from here
+    EXIT_DIVERGED,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_THRESHOLD,
+    EXIT_USAGE,
+    exit_status,
+)
 
 EPILOG = """\
 examples:
@@ -143,7 +145,6 @@ def run_headless(config, args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from tui_trainer.control import RunControl
     from tui_trainer.engine import RunResult, Session
-    from tui_trainer.errors import UserError
     from tui_trainer.headless import MAP_COLS, MAP_ROWS, HeadlessPrinter, JsonLinesPrinter
 
     session = Session(config)
@@ -189,32 +190,16 @@ def run_headless(config, args: argparse.Namespace) -> int:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     result = holder.get("result")
-    if result is None:
-        return _fail("training thread ended without a result", EXIT_FAILED)
-    if result.failed is not None:
+    outcome = exit_status(result, interrupted=interrupted, min_val_acc=args.min_val_acc,
+                          max_val_loss=args.max_val_loss)
+    if result is not None and result.failed is not None:
         if exporter is not None:
             exporter.close()
-        if args.json:  # the JSON stream has the event; people and CI logs still get the line
-            sys.stderr.write(f"tui-trainer: error: {result.failed.message}\n")
-        return EXIT_USAGE if isinstance(result.error, UserError) else EXIT_FAILED
-    finished = result.finished
-    if interrupted or finished.reason == "stopped":
-        return EXIT_INTERRUPTED
-    if finished.reason == "diverged":
-        sys.stderr.write("tui-trainer: training diverged (loss is NaN or infinite); try a lower learning rate\n")
-        return EXIT_DIVERGED
-    final = finished.final
-    if args.min_val_acc is not None and final is not None and final.val_acc is None:
-        return _fail("--min-val-acc: this data is a regression task with no accuracy; use --max-val-loss")
-    missed = []
-    if args.min_val_acc is not None and (final is None or final.val_acc is None or final.val_acc < args.min_val_acc):
-        missed.append(f"val_acc {getattr(final, 'val_acc', None)} < --min-val-acc {args.min_val_acc}")
-    if args.max_val_loss is not None and (final is None or not final.val_loss <= args.max_val_loss):
-        missed.append(f"val_loss {getattr(final, 'val_loss', None)} > --max-val-loss {args.max_val_loss}")
-    if missed:
-        sys.stderr.write("tui-trainer: target missed: " + "; ".join(missed) + "\n")
-        return EXIT_THRESHOLD
-    return EXIT_OK
+        if not args.json:  # the printer has shown the error; the JSON stream only has the event
+            return outcome.code
+    if outcome.message:
+        sys.stderr.write(f"tui-trainer: {outcome.message}\n")
+    return outcome.code
 
 
 if __name__ == "__main__":

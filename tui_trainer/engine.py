@@ -154,7 +154,7 @@ class Session:
         rng = np.random.default_rng(cfg.data.seed)
         t0 = time.perf_counter()
         best_loss, best_acc, best_epoch, since_best = math.inf, None, 0, 0
-        last_grid = -math.inf
+        last_grid = t0  # with an infinite interval (headless) the only map is the final one
         reason = "completed"
         last: EpochEnded | None = None
         val_out: np.ndarray | None = None

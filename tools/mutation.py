@@ -1,0 +1,86 @@
+"""Mutation score of the core modules: ``python tools/mutation.py`` (from the repository root).
+
+Runs mutmut (configured in pyproject.toml, [tool.mutmut]) against the fast test
+tier, then prints killed / total per module and overall, and lists every
+mutant that survived so it can be read with ``mutmut show NAME``.  Exits 1 when
+the score is under the target.  ``--no-run`` reprints the last run's results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = 0.85
+#: Detected mutants: the tests failed, hung or crashed the interpreter.
+KILLED = {"killed", "timeout", "segfault"}
+
+
+def mutmut() -> list[str]:
+    exe = Path(sys.executable).parent / "mutmut"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "mutmut"]
+
+
+def results() -> dict[str, str]:
+    out = subprocess.run([*mutmut(), "results", "--all", "true"], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout
+    statuses = {}
+    for line in out.splitlines():
+        name, sep, status = line.strip().rpartition(": ")
+        if sep and name.startswith("tui_trainer."):
+            statuses[name] = status.strip()
+    return statuses
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-run", action="store_true", help="only print the results of the last run")
+    args = parser.parse_args()
+    env = {**os.environ, "TUI_TRAINER_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("PYTHONPATH", None)  # mutmut puts its mutated copy (mutants/) first on the path itself
+    seconds = None
+    if not args.no_run:
+        shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # no stale results from older code or tests
+        t0 = time.perf_counter()
+        log = ROOT / "mutants.log"
+        with open(log, "w", encoding="utf-8") as handle:
+            code = subprocess.run([*mutmut(), "run"], cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT).returncode
+        seconds = time.perf_counter() - t0
+        if code != 0:
+            print(f"mutmut run failed (exit {code}); see {log}", file=sys.stderr)
+            return 2
+    statuses = results()
+    if not statuses:
+        print("no mutants found; run without --no-run first", file=sys.stderr)
+        return 2
+    by_module: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for name, status in statuses.items():
+        module = name.split(".x_")[0].split(".xǁ")[0]
+        by_module[module]["killed" if status in KILLED else status] += 1
+    width = max(len(m) for m in by_module)
+    print(f"{'module':<{width}}  killed  total  score  (other: survived / no tests / ...)")
+    for module, counts in sorted(by_module.items()):
+        total = sum(counts.values())
+        other = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k != "killed")
+        print(f"{module:<{width}}  {counts['killed']:>6}  {total:>5}  {counts['killed'] / total:>5.1%}  {other}")
+    killed = sum(1 for s in statuses.values() if s in KILLED)
+    score = killed / len(statuses)
+    survivors = sorted(name for name, s in statuses.items() if s not in KILLED)
+    if survivors:
+        print("\nnot killed (mutmut show NAME):")
+        for name in survivors:
+            print(f"  {name}: {statuses[name]}")
+    took = f" in {seconds:.0f} s" if seconds is not None else ""
+    print(f"\nmutation score: {killed}/{len(statuses)} = {score:.1%} killed{took} (target {TARGET:.0%})")
+    return 0 if score >= TARGET else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
