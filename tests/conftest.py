@@ -18,11 +18,19 @@ REPO = Path(__file__).resolve().parent.parent
 FRAMEWORKS = ("tensorflow", "torch", "keras")
 
 
+_loaded_before_session: set[str] = set()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _loaded_before_session.clear()
+    _loaded_before_session.update(name for name in FRAMEWORKS if name in sys.modules)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """The core tier is fast because nothing in it imports a framework, collection included."""
     items = session.items
     if items and not any(item.get_closest_marker("framework") or item.get_closest_marker("app") for item in items):
-        loaded = [name for name in FRAMEWORKS if name in sys.modules]
+        loaded = [name for name in FRAMEWORKS if name in sys.modules and name not in _loaded_before_session]
         if loaded:
             raise pytest.UsageError(f"collecting the core tier imported {loaded}; import frameworks inside tests "
                                     "marked framework")

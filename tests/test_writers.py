@@ -310,3 +310,15 @@ def test_output_folder_refuses_an_earlier_run(tmp_path: Path) -> None:
     with pytest.raises(UserError) as err:
         check_output_dir(tmp_path / "notes.txt", overwrite=True)
     assert str(err.value) == f"--output: {tmp_path / 'notes.txt'} exists and is not a folder"
+
+
+def test_records_parsers_accept_what_other_features_may_add():
+    line = "[Epoch   2/20] loss: 0.12345, acc: 0.50000 val_loss: 0.23456, val_acc: 0.60000 (2 ms)"
+    assert parse_epoch_lines(line) == [{"epoch": 2, "epochs": 20, "loss": 0.12345, "acc": 0.5,
+                                        "val_loss": 0.23456, "val_acc": 0.6}]
+    assert parse_epoch_lines(line.replace(" (2 ms)", ""))[0]["val_acc"] == 0.6
+    events = json_lines('{"kind": "epoch_ended", "epoch": 1, "loss": 0.1, "ts": "2026-01-01T00:00:00Z"}\n'
+                        '{"kind": "progress", "done": 3}\n')
+    assert epoch_events(events) == [events[0]]
+    with pytest.raises(AssertionError):
+        json_lines('{"loss": NaN}')
