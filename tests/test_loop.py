@@ -68,7 +68,7 @@ def test_a_completed_run_reports_every_epoch_and_the_best() -> None:
     assert done.reason == "completed" and done.epochs_run == 6 and done.final is history[-1]
     best = min(history, key=lambda e: e.val_loss)  # first of equals
     assert (done.best_epoch, done.best_val_loss, done.best_val_acc) == (best.epoch, best.val_loss, best.val_acc)
-    assert done.seconds >= sum(e.seconds for e in history)
+    assert 60 > done.seconds >= sum(e.seconds for e in history)
     assert result.history == history == session.history
 
 
@@ -257,3 +257,102 @@ def test_seeded_shuffles_are_reproducible() -> None:
 
     assert losses(1) == losses(1)
     assert losses(1) != losses(2)  # batches of 2 from 5 samples: the order matters
+
+
+def test_divergence_seen_in_the_validation_loss_alone() -> None:
+    # One validation point so far out that its squared error overflows float32: training stays finite.
+    ds = dataset()
+    far = np.array(X_VAL + [(1e20, 0.0)], np.float32)
+    ds = Dataset(name="hand", task="regression", x_train=ds.x_train, y_train=ds.y_train, x_val=far,
+                 y_val=np.array(Y_VAL + [1], np.float32).reshape(-1, 1), feature_names=("x1", "x2"))
+    _, result, events = run(config(learning_rate=1e-9, epochs=5, output="linear", regression=True), ds)
+    (epoch,) = epochs_of(events)
+    assert math.isfinite(epoch.loss) and epoch.val_loss == math.inf
+    assert result.finished.reason == "diverged" and result.finished.epochs_run == 1
+
+
+def test_maps_wait_for_the_interval() -> None:
+    control = RunControl()
+    control.grid_shape = (2, 2)
+    control.grid_interval = 60.0  # longer than the run: the first map and the final one only
+    _, result, events = run(config(learning_rate=0.1, epochs=4), control=control)
+    assert [e.epoch for e in events if isinstance(e, BoundaryUpdated)] == [0, 4]
+    assert 0 < result.finished.seconds < 60
+
+
+def multiclass_dataset() -> Dataset:
+    x = np.array(X_TRAIN, np.float32)
+    return Dataset(name="hand3", task="multiclass", x_train=x, y_train=np.array([0, 1, 2, 1, 0]),
+                   x_val=x[:3], y_val=np.array([0, 1, 2]), feature_names=("x1", "x2"), points_train=x,
+                   points_val=x[:3], class_names=("a", "b", "c"), notes=("three classes",), features=("x1", "x2"))
+
+
+def test_multiclass_runs_set_up_their_head_and_draw_no_map() -> None:
+    from tui_trainer.backends import Head
+    from tui_trainer.engine import Session
+
+    cfg = from_dict({"data": {"dataset": "file"}, "model": {"hidden": [4], "output_activation": "auto"},
+                     "train": {"backend": "torch", "loss": "auto", "epochs": 2, "learning_rate": 0.1}})
+    control = RunControl()
+    control.grid_shape = (2, 2)
+    control.grid_interval = 0.0
+    events: list = []
+    session = Session(cfg, multiclass_dataset(), threads=1)
+    result = session.run(events.append, control)
+    assert result.failed is None, result.failed
+    assert session.head == Head(task="multiclass", loss="categorical_crossentropy", output_activation="softmax",
+                                n_outputs=3)
+    started = events[0]
+    assert started.config is cfg and started.class_names == ("a", "b", "c") and started.notes == ("three classes",)
+    assert started.summary.params == 2 * 4 + 4 + 4 * 3 + 3
+    assert not any(isinstance(e, BoundaryUpdated) for e in events) and session.boundary(2, 2, 1) is None
+    scores = session.predict_points(np.array([[1.0, 0.0], [0.0, 2.0]]))
+    assert scores.shape == (2, 3) and np.allclose(scores.sum(axis=1), 1.0, atol=1e-6)  # class probabilities
+
+
+def test_train_loads_the_configured_data_when_given_none() -> None:
+    from tui_trainer.engine import train
+
+    cfg = from_dict({"data": {"dataset": "circle", "noise": 0.1, "train_ratio": 0.6},
+                     "train": {"backend": "torch", "epochs": 2}})
+    events: list = []
+    session, result = train(cfg, events.append, threads=1)
+    assert session.threads == 1 and session.config is cfg and result.history == session.history
+    assert events[0].n_train == 300 and events[0].n_val == 200  # the circle's 500 points, split 60/40
+    assert result.finished.reason == "completed" and [e.epoch for e in result.history] == [1, 2]
+    quiet_session, quiet = train(cfg.with_updates({"train.epochs": 1}))  # no listener: still runs
+    assert quiet.finished.epochs_run == 1 and quiet_session.dataset.name == "circle"
+
+
+def test_l2_penalty_enters_the_step_but_not_the_reported_loss() -> None:
+    rate, lr = 0.1, 0.5
+    cfg = config(learning_rate=lr, epochs=1, batch_size=5).with_updates(
+        {"model.regularization": "l2", "model.reg_rate": rate})
+    _, _, events = run(cfg)
+    (epoch,) = epochs_of(events)
+    from tests.test_hand_metrics import hand_loss, sgd_step
+
+    head = ("tanh", "mse")
+    assert epoch.loss == pytest.approx(hand_loss(head, W0, B0, X_TRAIN, Y_TRAIN), rel=1e-5)  # data loss only
+    w1, b1 = sgd_step(head, W0, B0, X_TRAIN, Y_TRAIN, lr)
+    w1 = (w1[0] - lr * 2 * rate * W0[0], w1[1] - lr * 2 * rate * W0[1])  # d(rate * |w|^2)/dw = 2 rate w
+    assert epoch.val_loss == pytest.approx(hand_loss(head, w1, b1, X_VAL, Y_VAL), rel=1e-4)
+
+
+def test_exporter_saves_the_weights_of_a_run_that_trained(tmp_path) -> None:
+    import json
+
+    from tui_trainer.export import RunExporter
+
+    for folder, control in (("ran", None), ("never", RunControl())):
+        if control is not None:
+            control.stop()
+        session = FixedWeights(config(learning_rate=1e-9, epochs=2), dataset(), threads=1)
+        exporter = RunExporter(tmp_path / folder, lambda s=session: s)
+        session.run(exporter, control)
+        summary = json.loads((tmp_path / folder / "summary.json").read_text())
+        if control is None:
+            assert summary["weights"] == "model.pt" and exporter.weights == tmp_path / folder / "model.pt"
+            assert (tmp_path / folder / "model.pt").stat().st_size > 0
+        else:  # stopped before the first epoch: nothing worth saving
+            assert summary["weights"] is None and not (tmp_path / folder / "model.pt").exists()

@@ -87,7 +87,8 @@ def test_exit_codes_follow_the_readme() -> None:
                       interrupted=True)
     assert bad.code == EXIT_USAGE == 2 and bad.message == "error: data.path: no such file"
     lost = exit_status(None, interrupted=False)
-    assert lost.code == 4 and "without a result" in lost.message
+    assert lost == type(lost)(4, "error: training thread ended without a result")
+    assert diverged.message == "training diverged (loss is NaN or infinite); try a lower learning rate"
 
 
 def test_thresholds_use_the_final_epoch_not_the_best() -> None:
@@ -118,7 +119,8 @@ def test_thresholds_on_odd_runs() -> None:
     assert exit_status(result(regression), interrupted=False, max_val_loss=0.0625).code == EXIT_OK
     assert exit_status(result(regression), interrupted=False, max_val_loss=0.06).code == EXIT_THRESHOLD
     no_acc = exit_status(result(regression), interrupted=False, min_val_acc=0.5)
-    assert no_acc.code == EXIT_USAGE and "regression" in no_acc.message and "--max-val-loss" in no_acc.message
+    assert no_acc.code == EXIT_USAGE
+    assert no_acc.message == "error: --min-val-acc: this data is a regression task with no accuracy; use --max-val-loss"
 
 
 # -- printed lines ------------------------------------------------------------------------------
@@ -141,6 +143,10 @@ def test_epoch_lines_carry_the_event_values() -> None:
         {"epoch": 3, "epochs": 3, "loss": 0.375, "acc": 1.0, "val_loss": 0.5, "val_acc": 0.625},
     ]
     assert E1.line().startswith("[Epoch   1/3] loss: 0.75000, acc: 0.50000 val_loss: 0.62500, val_acc: 0.25000")
+    no_val_acc = EpochEnded(epoch=1, epochs=1, loss=1.0, acc=0.5, val_loss=2.0, val_acc=None, seconds=0.0)
+    assert no_val_acc.line().startswith("[Epoch   1/1] loss: 1.00000, acc: 0.50000 val_loss: 2.00000, val_acc: n/a")
+    no_mae = EpochEnded(epoch=1, epochs=1, loss=1.0, acc=None, val_loss=2.0, val_acc=None, seconds=0.0)
+    assert no_mae.line().startswith("[Epoch   1/1] loss: 1.00000, mae: n/a val_loss: 2.00000, val_mae: n/a")
     wide = EpochEnded(epoch=7, epochs=1000, loss=1.0, acc=0.0, val_loss=2.0, val_acc=1.0, seconds=0.0)
     assert wide.line().startswith("[Epoch    7/1000] loss: 1.00000, acc: 0.00000 val_loss: 2.00000, val_acc: 1.00000")
 
@@ -169,6 +175,18 @@ def test_regression_and_diverged_summaries() -> None:
     assert parse_epoch_lines("\n".join(lines))[0]["val_loss"] == math.inf
     assert "final: val_loss inf, val_acc 0.50000 (epoch 1)" in lines
     assert not any(line.startswith("best:") for line in lines)  # no epoch was ever best
+
+
+def test_notes_and_missing_numbers_are_printed(capsys) -> None:
+    started = RunStarted(config=Config(), summary=SUMMARY, task="binary", n_train=4, n_val=2,
+                         notes=("labels: cat→-1, dog→+1",))
+    odd = EpochEnded(epoch=1, epochs=1, loss=0.5, acc=0.5, val_loss=0.25, val_acc=None, seconds=0.1)
+    done = RunFinished(reason="completed", epochs_run=1, best_epoch=1, best_val_loss=0.25, best_val_acc=None,
+                       final=odd, seconds=0.1)
+    lines = printed(started, odd, done).splitlines()
+    assert lines[1] == "note: labels: cat→-1, dog→+1"
+    assert "final: val_loss 0.25000, val_acc n/a (epoch 1)" in lines
+    assert "best:  val_loss 0.25000 (epoch 1)" in lines
 
 
 def test_failure_goes_to_stderr(capsys) -> None:
@@ -246,7 +264,12 @@ def test_other_events_as_json() -> None:
     assert boundary["values"][0][0] == pytest.approx(0.1235, abs=1e-4) and boundary["values"][0][1] == -1.0
     report = to_json_dict(ClassReport(class_names=("a", "b"), confusion=np.array([[2, 0], [1, 1]])))
     assert report["confusion"] == [[2, 0], [1, 1]] and report["per_class_accuracy"] == [1.0, 0.5]
-    assert report["class_names"] == ["a", "b"]
+    assert report["class_names"] == ["a", "b"] and report["kind"] == "class_report"
+    # Numbers that arrive as numpy scalars are plain JSON numbers (and NaN is null) too.
+    np_epoch = to_json_dict(EpochEnded(epoch=1, epochs=1, loss=np.float32(0.5), acc=np.float64(0.25),
+                                       val_loss=np.float32("nan"), val_acc=1.0, seconds=0.1))
+    assert json.loads(json.dumps(np_epoch, allow_nan=False)) == {**np_epoch, "loss": 0.5, "acc": 0.25, "val_loss": None}
+    assert type(np_epoch["loss"]) is float and np_epoch["val_loss"] is None
     assert to_json_dict(RunFailed("boom"))["message"] == "boom"
     started = to_json_dict(RunStarted(config=Config(), summary=SUMMARY, task="binary", n_train=4, n_val=2,
                                       class_names=("a", "b"), notes=("labels: a→-1, b→+1",)))
@@ -259,7 +282,8 @@ def test_other_events_as_json() -> None:
 
 
 def test_history_files_are_written_and_flushed_every_epoch(tmp_path: Path) -> None:
-    exporter = RunExporter(tmp_path / "run", lambda: None)
+    exporter = RunExporter(tmp_path / "runs" / "run", lambda: None)  # parent folders are made too
+    tmp_path = tmp_path / "runs"
     exporter(STARTED)
     assert read_csv(tmp_path / "run" / "history.csv") == []  # the header is there at once
     expected = []
@@ -276,7 +300,9 @@ def test_history_files_are_written_and_flushed_every_epoch(tmp_path: Path) -> No
         assert [(e["loss"], e["val_loss"], e["acc"], e["val_acc"]) for e in epoch_events(lines)] == [
             (e.loss, e.val_loss, e.acc, e.val_acc) for e in expected]
     exporter(DONE)
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    text = (tmp_path / "run" / "summary.json").read_text()
+    assert text.startswith('{\n  "kind": "run_finished",\n') and text.endswith("}\n")  # indented for people
+    summary = json.loads(text)
     assert summary["weights"] is None and summary["best_epoch"] == 2 and summary["final"]["epoch"] == 3
     config = (tmp_path / "run" / "config.toml").read_text()
     assert "[train]" in config and "epochs = 100" in config
@@ -293,6 +319,13 @@ def test_history_files_keep_a_diverged_epoch(tmp_path: Path) -> None:
     events = json_lines((tmp_path / "history.jsonl").read_text())
     assert events[1]["loss"] is None and events[-1] == {**events[-1], "kind": "run_failed", "message": "RuntimeError: boom"}
     assert exporter._csv.closed and exporter._jsonl.closed
+
+
+def test_a_run_that_fails_before_it_starts_writes_nothing(tmp_path: Path) -> None:
+    exporter = RunExporter(tmp_path / "run", lambda: None)
+    exporter(RunFailed("data.path: no such file"))
+    exporter.close()
+    assert not (tmp_path / "run").exists()
 
 
 def test_output_folder_refuses_an_earlier_run(tmp_path: Path) -> None:
