@@ -1,0 +1,236 @@
+"""Studies: one preset, several named variants, each trained as a run of its own.
+
+A preset may list ``[[variants]]`` tables, each a ``name`` and dotted
+overrides of the preset's config (``model.hidden = [512, 512]``), checked with
+the same rules and messages as ``--set``.  Running the preset trains every
+variant, one after another in this process or ``jobs`` at a time in separate
+processes, each into its own run folder; the folders share a study id
+(written to ``study.json`` in each), which ``compare`` and TensorBoard use to
+put them side by side.  ``--set`` options apply to every variant, on top of the
+variant's own overrides.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tui_trainer import config as cfgmod
+from tui_trainer.comparison import STUDY_FILE, flatten
+from tui_trainer.config import Config
+from tui_trainer.errors import ConfigError, UserError
+from tui_trainer.events import Event, RunFailed, RunFinished
+from tui_trainer.presets import load_preset_data, valid_name
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    overrides: dict[str, Any]
+    config: Config
+
+
+@dataclass(frozen=True)
+class Study:
+    preset: str
+    source: Path
+    variants: tuple[Variant, ...]
+
+
+def parse_variants(raw: Any, source: str) -> list[tuple[str, dict[str, Any]]]:
+    """``[[variants]]`` tables → (name, {dotted key: value}), keys checked as ``--set`` checks them."""
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("variants", "must be a list of tables: [[variants]] with name = \"...\" and overrides",
+                          source=source)
+    out: list[tuple[str, dict[str, Any]]] = []
+    for i, table in enumerate(raw):
+        where = f"variants[{i}]"
+        if not isinstance(table, Mapping):
+            raise ConfigError(where, f"{table!r} is not a table; write [[variants]] with name = \"...\"", source=source)
+        name = table.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"{where}.name", "is required: a short name such as \"bigger\"", source=source)
+        try:
+            name = valid_name(name)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}.name", exc.reason, source=source) from None
+        if name in (n for n, _ in out):
+            raise ConfigError(f"{where}.name", f"{name!r} names two variants; give each its own name", source=source)
+        overrides = flatten({k: v for k, v in table.items() if k != "name"})
+        for key in overrides:
+            try:
+                cfgmod.check_set_key(key, where=f"{where} ({name})")
+            except ConfigError as exc:
+                raise ConfigError(f"{where} ({name}): {exc.field}", exc.reason, source=source) from None
+        out.append((name, overrides))
+    return out
+
+
+def load_study(name_or_path: str, overrides: Mapping[str, Any] | None = None) -> Study | None:
+    """The preset's study with every variant's config validated up front; None if it has no variants."""
+    raw, path = load_preset_data(name_or_path)
+    if "variants" not in raw:
+        return None
+    specs = parse_variants(raw.pop("variants"), str(path))
+    try:
+        cfgmod.from_dict(raw)
+    except ConfigError as exc:
+        raise exc.with_source(str(path)) from None
+    variants = []
+    for name, variant_overrides in specs:
+        merged = cfgmod.merge(raw, cfgmod.dotted_to_nested(variant_overrides))
+        if overrides:
+            merged = cfgmod.merge(merged, cfgmod.dotted_to_nested(dict(overrides)))
+        try:
+            config = cfgmod.from_dict(merged)
+        except ConfigError as exc:
+            raise exc.with_source(f"{path}, variant {name!r}" + (" with the command-line options" if overrides else "")) from None
+        variants.append(Variant(name, variant_overrides, config))
+    return Study(preset=name_or_path, source=path, variants=tuple(variants))
+
+
+def study_id(preset: str) -> str:
+    stem = Path(preset).stem if preset.endswith(".toml") else preset
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem).strip("-")[:40] or "study"
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}"
+
+
+def variant_folders(root: Path, sid: str, study: Study, *, exact: bool) -> list[Path]:
+    """One new folder per variant: ``ROOT/NAME`` for ``--output ROOT``, else ``ROOT/STUDY-NAME`` in the run store."""
+    folders = []
+    for index, variant in enumerate(study.variants):
+        folder = root / variant.name if exact else root / f"{sid}-{variant.name}"
+        folder.mkdir(parents=True, exist_ok=exact)
+        info = {"study": sid, "variant": variant.name, "index": index, "preset": study.preset,
+                "overrides": variant.overrides, "variants": [v.name for v in study.variants]}
+        (folder / STUDY_FILE).write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
+        folders.append(folder)
+    return folders
+
+
+@dataclass
+class VariantResult:
+    name: str
+    folder: Path
+    code: int  # the exit code its own run would have had (0, 3 diverged, 4 failed, 2 bad input, 130)
+    message: str = ""
+
+
+@dataclass
+class StudyResult:
+    study: str
+    results: list[VariantResult] = field(default_factory=list)
+
+    @property
+    def code(self) -> int:
+        codes = [r.code for r in self.results]
+        for code in (130, 2, 4, 3):
+            if code in codes:
+                return code
+        return 0
+
+
+def _code(finished: RunFinished | None, failed: RunFailed | None, error: BaseException | None) -> int:
+    if failed is not None:
+        return 2 if isinstance(error, UserError) else 4
+    if finished is None:
+        return 4
+    return {"completed": 0, "early-stopped": 0, "diverged": 3, "stopped": 130}.get(finished.reason, 0)
+
+
+#: A consumer factory: (variant, folder, session getter) -> event consumer.
+ConsumerFactory = Callable[[Variant, Path, Callable[[], Any]], Callable[[Event], None]]
+
+
+def run_sequential(study: Study, folders: Sequence[Path], sid: str, consumers: ConsumerFactory,
+                   stop: threading.Event) -> StudyResult:
+    """Every variant in this process, one after another (a framework is imported once)."""
+    from tui_trainer.control import RunControl
+    from tui_trainer.engine import Session
+
+    result = StudyResult(sid)
+    for variant, folder in zip(study.variants, folders, strict=True):
+        if stop.is_set():
+            result.results.append(VariantResult(variant.name, folder, 130, "not started (interrupted)"))
+            continue
+        session = Session(variant.config)
+        control = RunControl()
+        watcher = threading.Thread(target=lambda c=control: (stop.wait(), c.stop()), daemon=True)
+        watcher.start()
+        consumer = consumers(variant, folder, lambda s=session: s)
+        run = session.run(consumer, control)
+        message = run.failed.message if run.failed is not None else ""
+        result.results.append(VariantResult(variant.name, folder, _code(run.finished, run.failed, run.error), message))
+    return result
+
+
+def run_parallel(study: Study, folders: Sequence[Path], sid: str, jobs: int,
+                 on_line: Callable[[Variant, dict[str, Any]], None], stop: threading.Event) -> StudyResult:
+    """Variants in ``jobs`` separate ``tui-trainer --no-ui --json`` processes, their events passed to ``on_line``."""
+    from tui_trainer.presets import dumps
+
+    result = StudyResult(sid)
+    slots = threading.Semaphore(max(1, jobs))
+    results: dict[str, VariantResult] = {}
+    procs: list[subprocess.Popen[str]] = []
+    lock = threading.Lock()
+    env = {**os.environ, "TUI_TRAINER_THREADS": os.environ.get("TUI_TRAINER_THREADS", "1")}
+    env.pop("NO_COLOR", None)
+
+    with tempfile.TemporaryDirectory(prefix="tui-trainer-study-") as tmp:
+        def one(variant: Variant, folder: Path) -> None:
+            with slots:
+                if stop.is_set():
+                    results[variant.name] = VariantResult(variant.name, folder, 130, "not started (interrupted)")
+                    return
+                preset = Path(tmp) / f"{variant.name}.toml"
+                preset.write_text(dumps(variant.config), encoding="utf-8")
+                cmd = [sys.executable, "-m", "tui_trainer", "--preset", str(preset), "--no-ui", "--json",
+                       "--output", str(folder)]
+                # Its own session: a Ctrl-C reaches it once, forwarded below, not twice (which quits at once).
+                proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                        start_new_session=True)
+                with lock:
+                    procs.append(proc)
+                message = ""
+                assert proc.stdout is not None and proc.stderr is not None
+                for line in proc.stdout:
+                    try:
+                        event = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(event, dict):
+                        if event.get("kind") == "run_failed":
+                            message = str(event.get("message", ""))
+                        with lock:
+                            on_line(variant, event)
+                err = proc.stderr.read()
+                code = proc.wait()
+                if code and not message:
+                    message = (err.strip().splitlines() or [f"exit code {code}"])[-1]
+                results[variant.name] = VariantResult(variant.name, folder, code, message)
+
+        threads = [threading.Thread(target=one, args=(v, f), daemon=True)
+                   for v, f in zip(study.variants, folders, strict=True)]
+        for t in threads:
+            t.start()
+        while any(t.is_alive() for t in threads):
+            if stop.wait(0.2):
+                with lock:
+                    for proc in procs:
+                        if proc.poll() is None:
+                            proc.send_signal(2)  # SIGINT: the child stops after its batch and keeps what ran
+                break
+        for t in threads:
+            t.join()
+    result.results = [results[v.name] for v in study.variants]
+    return result

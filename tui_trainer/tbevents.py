@@ -1,0 +1,103 @@
+"""TensorBoard event files in every run folder: a consumer of the event stream.
+
+Written with ``tensorboardX``, which needs only numpy and protobuf (TensorFlow
+and TensorBoard are not needed to write them, only to view them):
+``tensorboard --logdir`` on the runs folder shows every run, and a study's
+variants side by side.  Each epoch adds the scalars ``loss``, ``val_loss`` and
+``acc``/``val_acc`` (or ``mae``/``val_mae``) at step = epoch; the resolved
+config is written once as hyperparameters (the HParams tab, with the
+validation metrics as its metrics).  Nothing here may break a run: a failure to
+write is reported once and the writer turns itself off.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from tui_trainer.events import EpochEnded, Event, RunFailed, RunFinished, RunStarted
+
+SCALARS = ("loss", "val_loss", "acc", "val_acc", "mae", "val_mae")
+#: Seconds between the writer thread's flushes (and a flush when the run ends).
+FLUSH_SECONDS = 2
+
+
+def hparam_values(config_dict: dict[str, Any]) -> dict[str, bool | int | float | str]:
+    """The config as flat hyperparameters: numbers and text as they are, lists as text."""
+    from tui_trainer.comparison import flatten
+
+    out: dict[str, bool | int | float | str] = {}
+    for key, value in flatten(config_dict).items():
+        if key == "description":
+            continue
+        out[key] = value if isinstance(value, bool | int | float | str) else str(value)
+    return out
+
+
+class TensorBoardWriter:
+    """Appends a run's events to ``events.out.tfevents.*`` in its folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._writer: Any = None
+        self._broken = False
+
+    def __call__(self, event: Event) -> None:
+        if self._broken:
+            return
+        try:
+            if isinstance(event, RunStarted):
+                self._start(event)
+            elif isinstance(event, EpochEnded) and self._writer is not None:
+                for tag in SCALARS:
+                    value = getattr(event, tag)
+                    if value is not None and math.isfinite(value):
+                        self._writer.add_scalar(tag, value, event.epoch)
+            elif isinstance(event, RunFinished | RunFailed):
+                self._finish(event)
+        except Exception as exc:  # noqa: BLE001 - the run matters more than its TensorBoard copy
+            self._broken = True
+            sys.stderr.write(f"tui-trainer: note: TensorBoard events in {self.folder} stopped: {exc}\n")
+            self.close()
+
+    def _start(self, event: RunStarted) -> None:
+        try:
+            from tensorboardX import SummaryWriter
+            from tensorboardX.summary import hparams
+        except ImportError:  # an install without it still trains; the run folder has everything else
+            self._broken = True
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._writer = SummaryWriter(logdir=str(self.folder), flush_secs=FLUSH_SECONDS)
+        metric = "val_mae" if event.task == "regression" else "val_acc"
+        exp, ssi, _ = hparams(hparam_values(event.config.to_dict()), {"val_loss": 0.0, metric: 0.0})
+        self._writer.file_writer.add_summary(exp)
+        self._writer.file_writer.add_summary(ssi)
+
+    def _finish(self, event: RunFinished | RunFailed) -> None:
+        if self._writer is None:
+            return
+        from tensorboardX.proto.api_pb2 import Status
+        from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData, SessionEndInfo
+        from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
+
+        ok = isinstance(event, RunFinished) and event.reason in ("completed", "early-stopped")
+        content = HParamsPluginData(
+            session_end_info=SessionEndInfo(status=Status.Value("STATUS_SUCCESS" if ok else "STATUS_FAILURE")),
+            version=0)
+        meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="hparams",
+                                                                      content=content.SerializeToString()))
+        self._writer.file_writer.add_summary(Summary(value=[Summary.Value(tag="_hparams_/session_end_info",
+                                                                          metadata=meta)]))
+        self.close()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001
+                pass
+
