@@ -188,7 +188,6 @@ def run_headless(config, args: argparse.Namespace) -> int:
     exporter = None
     if args.output is not None:
         from tui_trainer.export import RunExporter
-
         from tui_trainer.tbevents import TensorBoardWriter
 
         exporter = RunExporter(args.output, lambda: session)

@@ -80,17 +80,11 @@ def _fmt(value: Any) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-#: Per-layer settings, which a preset may give as one value for every layer.
-PER_LAYER = ("model.activation", "model.dropout")
-
-
-def _setting(value: Any, key: str = "") -> str:
-    """A config value as a preset writes it: 0.001, [512, 512], relu; a per-layer list of one value once."""
+def _setting(value: Any) -> str:
+    """A config value as a preset writes it: 0.001, [512, 512], relu."""
     if value is None:
         return "-"
     if isinstance(value, list | tuple):
-        if key in PER_LAYER and value and len({repr(v) for v in value}) == 1:
-            return _setting(value[0])
         return "[" + ", ".join(_setting(v) for v in value) + "]"
     if isinstance(value, float):
         return f"{value:g}"
@@ -108,7 +102,7 @@ def table(rows: Sequence[dict[str, Any]]) -> list[list[str]]:
     for row in rows:
         body.append([
             clean(row["run"]),
-            *(_setting(row["differs"][k], k) for k in keys),
+            *(_setting(row["differs"][k]) for k in keys),
             str(row["epochs"]),
             f"{_fmt(row['best_val_loss'])} ({row['best_val_loss_epoch'] or '-'})",
             f"{_fmt(row['best_val_metric'])} ({row['best_val_metric_epoch'] or '-'})",
@@ -186,12 +180,22 @@ def _run_folders(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.name, reverse=True)
 
 
-def _study_of(folder: Path) -> str:
+def _study_info(folder: Path) -> dict[str, Any]:
     try:
         data = json.loads((folder / STUDY_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return ""
-    return str(data.get("study", "")) if isinstance(data, dict) else ""
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _study_of(folder: Path) -> str:
+    return str(_study_info(folder).get("study", ""))
+
+
+def _run_order(folder: Path) -> tuple[str, int, str]:
+    """Oldest first by start time (the folder name's prefix); a study's variants in the preset's order."""
+    index = _study_info(folder).get("index")
+    return folder.name[:15], index if isinstance(index, int) else 0, folder.name
 
 
 def resolve_runs(refs: Sequence[str], last: int | None, root: Path) -> list[Path]:
@@ -203,7 +207,7 @@ def resolve_runs(refs: Sequence[str], last: int | None, root: Path) -> list[Path
         if path.is_dir() and (any((path / n).is_file() for n in ("history.jsonl", "history.csv"))):
             folders.append(path)
             continue
-        study = sorted((p for p in known if _study_of(p) == ref), key=lambda p: p.name)
+        study = sorted((p for p in known if _study_of(p) == ref), key=_run_order)
         if study:
             folders.extend(study)
             continue
@@ -221,7 +225,7 @@ def resolve_runs(refs: Sequence[str], last: int | None, root: Path) -> list[Path
         newest = known[:last]
         if not newest:
             raise UserError(f"--last: no runs in {root}")
-        folders.extend(reversed(newest))
+        folders.extend(sorted(newest, key=_run_order))
     unique: list[Path] = []
     for folder in folders:
         if folder.resolve() not in {f.resolve() for f in unique}:

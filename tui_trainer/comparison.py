@@ -23,6 +23,8 @@ from tui_trainer.errors import UserError
 STUDY_FILE = "study.json"
 #: Keys that never make two runs different in a way worth a column.
 IGNORED_KEYS = ("description",)
+#: Per-layer settings, which a preset may give as one value for every layer.
+PER_LAYER = ("model.activation", "model.dropout")
 METRICS = ("loss", "acc", "mae", "val_loss", "val_acc", "val_mae")
 
 
@@ -119,8 +121,21 @@ def read_run(folder: Path) -> RunCurves:
                     run.add_epoch(row)
     else:
         raise UserError(f"run {folder}: holds no history (history.jsonl or history.csv)")
-    run.config = {k: v for k, v in flatten(config).items() if k not in IGNORED_KEYS}
+    run.config = normalise(config)
     return run
+
+
+def normalise(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A nested config as flat comparable values: a per-layer list of one repeated value is that value.
+
+    So ``dropout = [0.0]`` (one layer) and ``[0.0, 0.0]`` (two) don't count as a difference.
+    """
+    out = {k: v for k, v in flatten(config).items() if k not in IGNORED_KEYS}
+    for key in PER_LAYER:
+        value = out.get(key)
+        if isinstance(value, list) and value and len({json.dumps(v) for v in value}) == 1:
+            out[key] = value[0]
+    return out
 
 
 def differing_keys(runs: Sequence[RunCurves]) -> list[str]:

@@ -68,7 +68,7 @@ def parse_variants(raw: Any, source: str) -> list[tuple[str, dict[str, Any]]]:
         overrides = flatten({k: v for k, v in table.items() if k != "name"})
         for key in overrides:
             try:
-                cfgmod.check_set_key(key, where=f"{where} ({name})")
+                cfgmod.check_set_key(key, where=key)
             except ConfigError as exc:
                 raise ConfigError(f"{where} ({name}): {exc.field}", exc.reason, source=source) from None
         out.append((name, overrides))
@@ -104,17 +104,37 @@ def study_id(preset: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}"
 
 
-def variant_folders(root: Path, sid: str, study: Study, *, exact: bool) -> list[Path]:
-    """One new folder per variant: ``ROOT/NAME`` for ``--output ROOT``, else ``ROOT/STUDY-NAME`` in the run store."""
-    folders = []
-    for index, variant in enumerate(study.variants):
-        folder = root / variant.name if exact else root / f"{sid}-{variant.name}"
-        folder.mkdir(parents=True, exist_ok=exact)
-        info = {"study": sid, "variant": variant.name, "index": index, "preset": study.preset,
-                "overrides": variant.overrides, "variants": [v.name for v in study.variants]}
-        (folder / STUDY_FILE).write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
-        folders.append(folder)
-    return folders
+class StudyFolders:
+    """Creates each variant's run folder when it starts, and removes it again if the run never started.
+
+    ``ROOT/NAME`` for ``--output ROOT``, else ``ROOT/STUDY-NAME`` in the run store; each holds a
+    ``study.json`` naming the study and the variant.  A variant refused before training
+    (bad data, a missing framework) leaves nothing behind, so a bad study writes nothing.
+    """
+
+    def __init__(self, root: Path, sid: str, study: Study, *, exact: bool) -> None:
+        self.root, self.sid, self.study, self.exact = Path(root), sid, study, exact
+        self._made_root = not self.root.exists()
+
+    def create(self, index: int) -> Path:
+        variant = self.study.variants[index]
+        folder = self.root / variant.name if self.exact else self.root / f"{self.sid}-{variant.name}"
+        try:
+            folder.mkdir(parents=True, exist_ok=self.exact)
+            info = {"study": self.sid, "variant": variant.name, "index": index, "preset": self.study.preset,
+                    "overrides": variant.overrides, "variants": [v.name for v in self.study.variants]}
+            (folder / STUDY_FILE).write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"runs folder {self.root}: can't create {folder.name} ({exc.strerror or exc})") from None
+        return folder
+
+    def discard(self, folder: Path) -> None:
+        """Remove a folder whose run never started (it holds only study.json)."""
+        if {p.name for p in folder.iterdir()} <= {STUDY_FILE}:
+            (folder / STUDY_FILE).unlink(missing_ok=True)
+            folder.rmdir()
+        if self._made_root and self.root.is_dir() and not any(self.root.iterdir()):
+            self.root.rmdir()
 
 
 @dataclass
@@ -151,29 +171,36 @@ def _code(finished: RunFinished | None, failed: RunFailed | None, error: BaseExc
 ConsumerFactory = Callable[[Variant, Path, Callable[[], Any]], Callable[[Event], None]]
 
 
-def run_sequential(study: Study, folders: Sequence[Path], sid: str, consumers: ConsumerFactory,
+def run_sequential(study: Study, folders: StudyFolders, sid: str, consumers: ConsumerFactory,
                    stop: threading.Event) -> StudyResult:
-    """Every variant in this process, one after another (a framework is imported once)."""
+    """Every variant in this process, one after another (a framework is imported once).
+
+    Bad input (a ``UserError``: the data, a missing framework) stops the study there.
+    """
     from tui_trainer.control import RunControl
     from tui_trainer.engine import Session
 
     result = StudyResult(sid)
-    for variant, folder in zip(study.variants, folders, strict=True):
+    for index, variant in enumerate(study.variants):
         if stop.is_set():
-            result.results.append(VariantResult(variant.name, folder, 130, "not started (interrupted)"))
-            continue
+            break
+        folder = folders.create(index)
         session = Session(variant.config)
         control = RunControl()
         watcher = threading.Thread(target=lambda c=control: (stop.wait(), c.stop()), daemon=True)
         watcher.start()
-        consumer = consumers(variant, folder, lambda s=session: s)
-        run = session.run(consumer, control)
+        run = session.run(consumers(variant, folder, lambda s=session: s), control)
         message = run.failed.message if run.failed is not None else ""
-        result.results.append(VariantResult(variant.name, folder, _code(run.finished, run.failed, run.error), message))
+        code = _code(run.finished, run.failed, run.error)
+        result.results.append(VariantResult(variant.name, folder, code, message))
+        if not session.history and run.failed is not None:
+            folders.discard(folder)
+        if code in (2, 130):
+            stop.set()
     return result
 
 
-def run_parallel(study: Study, folders: Sequence[Path], sid: str, jobs: int,
+def run_parallel(study: Study, folders: StudyFolders, sid: str, jobs: int,
                  on_line: Callable[[Variant, dict[str, Any]], None], stop: threading.Event) -> StudyResult:
     """Variants in ``jobs`` separate ``tui-trainer --no-ui --json`` processes, their events passed to ``on_line``."""
     from tui_trainer.presets import dumps
@@ -184,14 +211,14 @@ def run_parallel(study: Study, folders: Sequence[Path], sid: str, jobs: int,
     procs: list[subprocess.Popen[str]] = []
     lock = threading.Lock()
     env = {**os.environ, "TUI_TRAINER_THREADS": os.environ.get("TUI_TRAINER_THREADS", "1")}
-    env.pop("NO_COLOR", None)
 
     with tempfile.TemporaryDirectory(prefix="tui-trainer-study-") as tmp:
-        def one(variant: Variant, folder: Path) -> None:
+        def one(index: int, variant: Variant) -> None:
             with slots:
                 if stop.is_set():
-                    results[variant.name] = VariantResult(variant.name, folder, 130, "not started (interrupted)")
                     return
+                with lock:
+                    folder = folders.create(index)
                 preset = Path(tmp) / f"{variant.name}.toml"
                 preset.write_text(dumps(variant.config), encoding="utf-8")
                 cmd = [sys.executable, "-m", "tui_trainer", "--preset", str(preset), "--no-ui", "--json",
@@ -201,7 +228,7 @@ def run_parallel(study: Study, folders: Sequence[Path], sid: str, jobs: int,
                                         start_new_session=True)
                 with lock:
                     procs.append(proc)
-                message = ""
+                message, started = "", False
                 assert proc.stdout is not None and proc.stderr is not None
                 for line in proc.stdout:
                     try:
@@ -209,6 +236,7 @@ def run_parallel(study: Study, folders: Sequence[Path], sid: str, jobs: int,
                     except ValueError:
                         continue
                     if isinstance(event, dict):
+                        started = started or event.get("kind") == "run_started"
                         if event.get("kind") == "run_failed":
                             message = str(event.get("message", ""))
                         with lock:
@@ -218,19 +246,24 @@ def run_parallel(study: Study, folders: Sequence[Path], sid: str, jobs: int,
                 if code and not message:
                     message = (err.strip().splitlines() or [f"exit code {code}"])[-1]
                 results[variant.name] = VariantResult(variant.name, folder, code, message)
+                if code in (2, 130):
+                    stop.set()
+                if not started and code:
+                    with lock:
+                        folders.discard(folder)
 
-        threads = [threading.Thread(target=one, args=(v, f), daemon=True)
-                   for v, f in zip(study.variants, folders, strict=True)]
+        threads = [threading.Thread(target=one, args=(i, v), daemon=True) for i, v in enumerate(study.variants)]
         for t in threads:
             t.start()
+        signalled = False
         while any(t.is_alive() for t in threads):
-            if stop.wait(0.2):
+            if stop.wait(0.2) and not signalled:
+                signalled = True
                 with lock:
                     for proc in procs:
                         if proc.poll() is None:
                             proc.send_signal(2)  # SIGINT: the child stops after its batch and keeps what ran
-                break
         for t in threads:
             t.join()
-    result.results = [results[v.name] for v in study.variants]
+    result.results = [results[v.name] for v in study.variants if v.name in results]
     return result

@@ -19,7 +19,7 @@ from typing import Any
 from tui_trainer.comparison import compare_rows, read_run
 from tui_trainer.errors import UserError
 from tui_trainer.events import EpochEnded, Event, RunFailed, RunFinished, RunStarted, to_json_dict
-from tui_trainer.study import Study, Variant, run_parallel, run_sequential, study_id, variant_folders
+from tui_trainer.study import Study, StudyFolders, Variant, run_parallel, run_sequential, study_id
 
 
 class StudyPrinter:
@@ -76,15 +76,12 @@ def run_study_headless(study: Study, args: Namespace) -> int:
     sid = study_id(study.preset)
     exact = args.output is not None
     root = Path(args.output) if exact else runs_root(getattr(args, "runs_dir", None))
-    try:
-        if exact:
-            from tui_trainer.export import check_output_dir
+    if exact:
+        from tui_trainer.export import check_output_dir
 
-            for variant in study.variants:
-                check_output_dir(root / variant.name, overwrite=args.overwrite)
-        folders = variant_folders(root, sid, study, exact=exact)
-    except OSError as exc:
-        raise UserError(f"runs folder {root}: can't create the study's folders ({exc.strerror or exc})") from None
+        for variant in study.variants:
+            check_output_dir(root / variant.name, overwrite=args.overwrite)
+    folders = StudyFolders(root, sid, study, exact=exact)
     printer = StudyPrinter(study, args.json, sid)
     if not args.json:
         names = ", ".join(v.name for v in study.variants)
@@ -123,7 +120,7 @@ def run_study_headless(study: Study, args: Namespace) -> int:
             pass  # a variant that never started has no history to compare
     for item in result.results:
         if item.code and item.message:
-            sys.stderr.write(f"tui-trainer: variant {item.name}: {item.message}\n")
+            sys.stderr.write(f"tui-trainer: error: variant {item.name}: {item.message}\n")
     if runs:
         if args.json:
             sys.stdout.write(json.dumps({"kind": "comparison", "study": sid, "rows": compare_rows(runs)},
