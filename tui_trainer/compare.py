@@ -95,7 +95,7 @@ def table(rows: Sequence[dict[str, Any]]) -> list[list[str]]:
     """The comparison table as text cells, header first."""
     keys = list(rows[0]["differs"]) if rows else []
     short = [k.split(".")[-1] for k in keys]
-    names = [s if short.count(s) == 1 else k for s, k in zip(short, keys, strict=True)]
+    names = [s if short.count(s) == 1 and s not in ("run", "epochs") else k for s, k in zip(short, keys, strict=True)]
     metric = rows[0]["best_metric"] if rows else "val_acc"
     header = ["run", *names, "epochs", "best val_loss (epoch)", f"best {metric} (epoch)", "final gap"]
     body = []
