@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tui_trainer.backends import torch_dense
+from tui_trainer.backends import torch_dense, torch_optimizers
 from tui_trainer.backends.base import BuildOptions, EpochStats, Head, binary_targets, summary_from_specs
 from tui_trainer.errors import BackendUnavailable
 from tui_trainer.events import ModelSummary
@@ -109,8 +109,11 @@ class TorchBackend:
                 modules.extend(self._modules(spec))
             self.model = nn.Sequential(*modules).to(self.device)
             self._rng_state = torch.get_rng_state()
-        self.optimizer = _optimizer(opts.optimizer, self.model.parameters(), opts.learning_rate)
-        self._fast = self._dense_fast_path(specs) if torch_dense.supports([s.kind for s in specs]) else None
+        dense = torch_dense.supports([s.kind for s in specs])
+        # Dense nets never touch torch.optim, whose first use imports torch._dynamo (~0.7 s).
+        self.optimizer = (torch_optimizers.ForeachOptimizer(opts.optimizer, list(self.model.parameters()), opts.learning_rate)
+                          if dense else _optimizer(opts.optimizer, self.model.parameters(), opts.learning_rate))
+        self._fast = self._dense_fast_path(specs) if dense else None
         params = sum(p.numel() for p in self.model.parameters())
         device = str(self.device) if self.device.type == "cpu" else f"cuda:{torch.cuda.current_device()} ({torch.cuda.get_device_name()})"
         return summary_from_specs(specs, self.name, device.upper() if device == "cpu" else device, params, input_shape)

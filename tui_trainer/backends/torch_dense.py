@@ -3,8 +3,8 @@
 For a 25-parameter network, autograd's bookkeeping costs far more than the
 arithmetic: ~300 µs a batch here.  For stacks of Linear layers (with dropout)
 the gradients have a short closed form, so this module computes them with plain
-tensor ops under ``no_grad`` and hands them to the real ``torch.optim``
-optimizer through ``.grad``.  Plain SGD (no momentum) applies the same update
+tensor ops under ``no_grad`` and hands them to the optimizer through ``.grad``
+(``torch_optimizers``: torch.optim's update rules without its dynamo import).  Plain SGD (no momentum) applies the same update
 ``p -= lr * g`` with one fused ``_foreach_add_`` instead of ``Optimizer.step``.
 
 Tests compare these gradients with autograd's for every activation, loss,
@@ -14,6 +14,7 @@ penalty and dropout combination.  Conv nets never take this path.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
@@ -60,10 +61,16 @@ def _act_grad(g: torch.Tensor, a: torch.Tensor, name: str) -> torch.Tensor:
     return g
 
 
+class Stepper(Protocol):
+    """What the step needs of an optimizer: ``torch.optim``'s or ``torch_optimizers.ForeachOptimizer``."""
+
+    def step(self) -> object: ...
+
+
 class DenseStep:
     """One mini-batch step: forward, closed-form backward, optimizer update."""
 
-    def __init__(self, layers: list[DenseLayer], head: Head, optimizer: torch.optim.Optimizer,
+    def __init__(self, layers: list[DenseLayer], head: Head, optimizer: Stepper,
                  plain_sgd_lr: float | None, regularization: str, reg_rate: float) -> None:
         self.layers = layers
         self.head = head
