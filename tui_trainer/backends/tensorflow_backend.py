@@ -72,6 +72,9 @@ class TensorFlowBackend:
                 tf.config.threading.set_intra_op_parallelism_threads(opts.threads)
             except RuntimeError:
                 pass  # already initialised in this process; the first setting stays
+        # Grappler's graph rewrites cost ~40 ms on a function's first call and win nothing on a
+        # few-hundred-parameter net; big nets (conv fusions) keep them.  Process-wide, set per build.
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": sum(s.params for s in specs) < 100_000})
         names = layer_names(specs)
         with tf.device(self._device):
             inputs = keras.Input(shape=input_shape)
@@ -185,6 +188,12 @@ class TensorFlowBackend:
         def loss_sum(y, out):
             return tf.reduce_sum(self._per_sample_loss(y, out))
 
+        @tf.function(reduce_retracing=True, autograph=False)
+        def evaluate_all(x, y):  # validation outputs and loss in one call per epoch
+            out = model(x, training=False)
+            return tf.reduce_sum(self._per_sample_loss(y, out)), out
+
+        self._evaluate_all = evaluate_all
         self._train_chunk = train_chunk
         self._forward = forward
         self._loss_sum = loss_sum
@@ -230,9 +239,13 @@ class TensorFlowBackend:
         return tf.concat([self._forward(x[i : i + step]) for i in range(0, n, step)], axis=0)
 
     def evaluate(self) -> tuple[float, np.ndarray]:
+        n = max(int(self._yv.shape[0]), 1)
         with tf.device(self._device):
+            if n <= 8192:
+                total, out = self._evaluate_all(self._xv, self._yv)
+                return float(total) / n, out.numpy()
             out = self._outputs(self._xv)
-            loss = float(self._loss_sum(self._yv, out)) / max(int(self._yv.shape[0]), 1)
+            loss = float(self._loss_sum(self._yv, out)) / n
         return loss, out.numpy()
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -217,7 +217,6 @@ class TorchBackend:
 
     def train_epoch(self, order: np.ndarray, batch_size: int, should_stop: Callable[[], bool]) -> EpochStats:
         model, opt = self.model, self.optimizer
-        model.train()
         n = len(order)
         idx = torch.as_tensor(np.asarray(order, np.int64), device=self.device)
         # Shuffle once per epoch, then take contiguous slices: no per-batch gather of indices.
@@ -228,6 +227,7 @@ class TorchBackend:
         done = 0
         if self._fast is not None:
             return self._train_epoch_fast(x_all, y_all, batch_size, should_stop)
+        model.train()
         with torch.random.fork_rng(devices=[]):
             torch.set_rng_state(self._rng_state)
             for lo in range(0, n, batch_size):
@@ -260,13 +260,15 @@ class TorchBackend:
 
         def loop() -> int:
             count = 0
-            for lo in range(0, n, batch_size):
-                if should_stop():
-                    break
-                loss, out = step(x_all[lo : lo + batch_size], y_all[lo : lo + batch_size])
-                losses.append(loss)
-                outs.append(out)
-                count += len(out)
+            train_batch = step.train_batch
+            with torch.no_grad():  # once per epoch rather than once per batch
+                for lo in range(0, n, batch_size):
+                    if should_stop():
+                        break
+                    loss, out = train_batch(x_all[lo : lo + batch_size], y_all[lo : lo + batch_size])
+                    losses.append(loss)
+                    outs.append(out)
+                    count = min(lo + batch_size, n)
             return count
 
         if step.has_dropout:
@@ -287,11 +289,17 @@ class TorchBackend:
 
     @torch.no_grad()
     def _outputs(self, x: torch.Tensor) -> torch.Tensor:
-        self.model.eval()
+        if self._fast is not None:
+            forward = self._fast.predict
+            if x.dim() > 2:  # images for a dense-only net: the leading Flatten, done here
+                x = x.reshape(len(x), -1)
+        else:
+            self.model.eval()
+            forward = self.model
         step = 8192
         if len(x) <= step:
-            return self.model(x)
-        return torch.cat([self.model(x[i : i + step]) for i in range(0, len(x), step)])
+            return forward(x)
+        return torch.cat([forward(x[i : i + step]) for i in range(0, len(x), step)])
 
     @torch.no_grad()
     def evaluate(self) -> tuple[float, np.ndarray]:

@@ -52,12 +52,13 @@ def _act(z: torch.Tensor, name: str) -> torch.Tensor:
 
 def _act_grad(g: torch.Tensor, a: torch.Tensor, name: str) -> torch.Tensor:
     """dL/dz from dL/da, written in terms of the activation's output a."""
+    # torch.rsub(x, 1.0) is 1.0 - x without the Python-level Tensor.__rsub__ wrapper.
     if name == "tanh":
-        return g * (1.0 - a * a)
+        return g * torch.rsub(a * a, 1.0)
     if name == "relu":
         return g * (a > 0)
     if name == "sigmoid":
-        return g * a * (1.0 - a)
+        return g * a * torch.rsub(a, 1.0)
     return g
 
 
@@ -111,8 +112,20 @@ class DenseStep:
         return loss, g / n
 
     @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Inference (no dropout): the same ops ``nn.Linear`` + activation modules run, minus module calls."""
+        h = x
+        for layer in self.layers:
+            h = _act(torch.addmm(layer.bias, h, layer.weight.T), layer.activation)
+        return h
+
+    @torch.no_grad()
     def __call__(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Train on one batch; returns (mean data loss, outputs) for the epoch's metrics."""
+        return self.train_batch(xb, yb)
+
+    def train_batch(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``__call__`` for callers already under ``torch.no_grad()`` (the epoch loop): no per-batch guard."""
         inputs: list[torch.Tensor] = []
         acts: list[torch.Tensor] = []
         masks: list[torch.Tensor | None] = []
@@ -121,7 +134,7 @@ class DenseStep:
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             inputs.append(h)
-            z = torch.addmm(layer.bias, h, layer.weight.t())
+            z = torch.addmm(layer.bias, h, layer.weight.T)
             a = _act(z, layer.activation)
             acts.append(a)
             mask = None
@@ -140,7 +153,7 @@ class DenseStep:
                 if masks[i] is not None:
                     g = g * masks[i]
                 g = _act_grad(g, acts[i], layer.activation)
-            gw = g.t() @ inputs[i]
+            gw = g.T @ inputs[i]
             if layer.penalize and self.reg_rate > 0 and self.regularization != "none":
                 w = layer.weight
                 gw = gw + (self.reg_rate * torch.sign(w) if self.regularization == "l1" else (2 * self.reg_rate) * w)
