@@ -80,9 +80,11 @@ class TensorFlowBackend:
             inputs = keras.Input(shape=input_shape)
             x = inputs
             self._penalized = []
+            self._layers: list[keras.layers.Layer] = []
             for i, (spec, name) in enumerate(zip(specs, names, strict=True)):
                 layer = self._layer(spec, name, opts.seed * 1000 + i)
                 x = layer(x)
+                self._layers.append(layer)
                 if spec.regularize:
                     self._penalized.append(layer)
             self.model = keras.Model(inputs, x)
@@ -184,6 +186,13 @@ class TensorFlowBackend:
         def forward(x):
             return model(x, training=False)
 
+        # Every layer's output from one graph, for the network view (see ``activations``).
+        probe = keras.Model(model.inputs, [layer.output for layer in self._layers])
+
+        @tf.function(reduce_retracing=True, autograph=False)
+        def layer_outputs(x):
+            return probe(x, training=False)
+
         @tf.function(reduce_retracing=True, autograph=False)
         def loss_sum(y, out):
             return tf.reduce_sum(self._per_sample_loss(y, out))
@@ -197,6 +206,7 @@ class TensorFlowBackend:
         self._train_chunk = train_chunk
         self._forward = forward
         self._loss_sum = loss_sum
+        self._layer_outputs = layer_outputs
 
     # -- data and loops ------------------------------------------------------------------------
     def set_data(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> None:
@@ -251,6 +261,21 @@ class TensorFlowBackend:
     def predict(self, x: np.ndarray) -> np.ndarray:
         with tf.device(self._device):
             return self._outputs(tf.constant(np.asarray(x, np.float32))).numpy()
+
+    def activations(self, x: np.ndarray) -> list[np.ndarray]:
+        with tf.device(self._device):
+            outs = self._layer_outputs(tf.constant(np.asarray(x, np.float32)))
+        outs = outs if isinstance(outs, list | tuple) else [outs]
+        return [np.asarray(o) for o in outs]
+
+    def weights(self) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        out: list[tuple[np.ndarray, np.ndarray] | None] = []
+        for layer in self._layers:
+            if isinstance(layer, keras.layers.Dense | keras.layers.Conv2D):
+                out.append((np.asarray(layer.kernel.numpy()), np.asarray(layer.bias.numpy())))
+            else:
+                out.append(None)
+        return out
 
     def save(self, path: Path) -> Path:
         target = Path(path).with_suffix(".keras")

@@ -99,6 +99,8 @@ class TorchBackend:
             modules: list[nn.Module] = []
             self._penalized: list[torch.Tensor] = []
             channels_first = False
+            #: Per spec: where its modules end in the Sequential, and whether its output is channels-first.
+            self._spec_ends: list[tuple[int, bool]] = []
             for spec in specs:
                 if spec.kind in ("conv2d", "maxpool2d") and not channels_first:
                     modules.append(_ChannelsFirst())
@@ -107,6 +109,8 @@ class TorchBackend:
                     modules.append(_ChannelsLast())
                     channels_first = False
                 modules.extend(self._modules(spec))
+                self._spec_ends.append((len(modules), channels_first))
+            self._kinds = [spec.kind for spec in specs]
             self.model = nn.Sequential(*modules).to(self.device)
             self._rng_state = torch.get_rng_state()
         dense = torch_dense.supports([s.kind for s in specs])
@@ -309,6 +313,37 @@ class TorchBackend:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self._outputs(torch.as_tensor(np.asarray(x, np.float32), device=self.device)).cpu().numpy()
+
+    @torch.no_grad()
+    def activations(self, x: np.ndarray) -> list[np.ndarray]:
+        h = torch.as_tensor(np.asarray(x, np.float32), device=self.device)
+        if self._fast is not None:
+            return [t.cpu().numpy() for t in self._fast.layer_outputs(h, self._kinds)]
+        self.model.eval()
+        outs: list[np.ndarray] = []
+        start = 0
+        for end, channels_first in self._spec_ends:
+            for module in self.model[start:end]:
+                h = module(h)
+            start = end
+            out = h.permute(0, 2, 3, 1) if channels_first and h.ndim == 4 else h
+            outs.append(out.cpu().numpy())
+        return outs
+
+    @torch.no_grad()
+    def weights(self) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        out: list[tuple[np.ndarray, np.ndarray] | None] = []
+        start = 0
+        for end, _ in self._spec_ends:
+            layer = next((m for m in self.model[start:end] if isinstance(m, nn.Linear | nn.Conv2d)), None)
+            start = end
+            if layer is None:
+                out.append(None)
+                continue
+            w = layer.weight.detach()
+            kernel = w.t() if isinstance(layer, nn.Linear) else w.permute(2, 3, 1, 0)  # to Keras layout
+            out.append((kernel.cpu().numpy().copy(), layer.bias.detach().cpu().numpy().copy()))
+        return out
 
     def save(self, path: Path) -> Path:
         target = Path(path).with_suffix(".pt")

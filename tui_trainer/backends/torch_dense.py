@@ -120,6 +120,24 @@ class DenseStep:
         return h
 
     @torch.no_grad()
+    def layer_outputs(self, x: torch.Tensor, kinds: list[str]) -> list[torch.Tensor]:
+        """Every spec's output in inference mode (dropout passes its input on), one forward pass.
+
+        ``kinds`` are the spec kinds this step was built from (``supports`` holds for them).
+        """
+        outs: list[torch.Tensor] = []
+        h = x
+        layers = iter(self.layers)
+        for kind in kinds:
+            if kind == "flatten":
+                h = h.reshape(len(h), -1)
+            elif kind == "dense":
+                layer = next(layers)
+                h = _act(torch.addmm(layer.bias, h, layer.weight.t()), layer.activation)
+            outs.append(h)
+        return outs
+
+    @torch.no_grad()
     def __call__(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Train on one batch; returns (mean data loss, outputs) for the epoch's metrics."""
         return self.train_batch(xb, yb)
