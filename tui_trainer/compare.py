@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import sys
@@ -161,23 +160,11 @@ def print_comparison(runs: Sequence[RunCurves], stream: IO[str] | None = None, *
 # -- finding runs ---------------------------------------------------------------------------
 
 
-def runs_root(override: str | None = None) -> Path:
-    """The run store's folder (``--runs-dir``, ``TUI_TRAINER_RUNS``, or the user data folder)."""
-    if override:
-        return Path(override).expanduser()
-    if os.environ.get("TUI_TRAINER_RUNS"):
-        return Path(os.environ["TUI_TRAINER_RUNS"]).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "tui-trainer" / "runs"
-
-
 def _run_folders(root: Path) -> list[Path]:
-    """Run folders under ``root``, newest first (folder names start with their start time)."""
-    if not root.is_dir():
-        return []
-    found = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
-             and any((p / name).is_file() for name in ("history.jsonl", "history.csv"))]
-    return sorted(found, key=lambda p: p.name, reverse=True)
+    """Run folders in the run store, newest first."""
+    from tui_trainer.runstore import list_runs
+
+    return [info.folder for info in list_runs(root)]
 
 
 def _study_info(folder: Path) -> dict[str, Any]:
@@ -193,13 +180,19 @@ def _study_of(folder: Path) -> str:
 
 
 def _run_order(folder: Path) -> tuple[str, int, str]:
-    """Oldest first by start time (the folder name's prefix); a study's variants in the preset's order."""
+    """Oldest first by start time; a study's variants in the preset's order."""
+    from tui_trainer.runstore import load_run
+
+    info = load_run(folder)
+    started = info.get("started") if info is not None else None
     index = _study_info(folder).get("index")
-    return folder.name[:15], index if isinstance(index, int) else 0, folder.name
+    return str(started or folder.name), index if isinstance(index, int) else 0, folder.name
 
 
 def resolve_runs(refs: Sequence[str], last: int | None, root: Path) -> list[Path]:
     """Folders for RUN arguments (a folder, a run id or unique prefix, or a study id) and ``--last N``."""
+    from tui_trainer.runstore import find_run
+
     folders: list[Path] = []
     known = _run_folders(root)
     for ref in refs:
@@ -211,14 +204,13 @@ def resolve_runs(refs: Sequence[str], last: int | None, root: Path) -> list[Path
         if study:
             folders.extend(study)
             continue
-        exact = [p for p in known if p.name == ref]
-        matches = exact or [p for p in known if p.name.startswith(ref)]
-        if len(matches) == 1:
-            folders.append(matches[0])
-        elif len(matches) > 1:
-            raise UserError(f"run {clean(ref)!r} is ambiguous: {', '.join(p.name for p in matches[:5])}")
-        else:
-            raise UserError(f"run {clean(ref)!r}: no such run folder, run id or study id in {root}")
+        try:
+            folders.append(find_run(root, ref).folder)
+        except UserError as exc:
+            if "ambiguous" in str(exc):
+                raise
+            raise UserError(f"run {clean(ref)!r}: no such run folder, run id or study id in {root} "
+                            "(see tui-trainer runs)") from None
     if last is not None:
         if last < 1:
             raise UserError("--last: give a number of runs >= 1")
@@ -256,6 +248,8 @@ def main(argv: Sequence[str]) -> int:
     try:
         if not args.runs and args.last is None:
             raise UserError("compare: name runs (folders, ids or a study id) or use --last N")
+        from tui_trainer.runstore import runs_root
+
         folders = resolve_runs(args.runs, args.last, runs_root(args.runs_dir))
         runs = [read_run(f) for f in folders]
     except UserError as exc:

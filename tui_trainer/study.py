@@ -107,31 +107,54 @@ def study_id(preset: str) -> str:
 class StudyFolders:
     """Creates each variant's run folder when it starts, and removes it again if the run never started.
 
-    ``ROOT/NAME`` for ``--output ROOT``, else ``ROOT/STUDY-NAME`` in the run store; each holds a
-    ``study.json`` naming the study and the variant.  A variant refused before training
-    (bad data, a missing framework) leaves nothing behind, so a bad study writes nothing.
+    ``ROOT/NAME`` for ``--output ROOT``, else a new folder in the run store
+    (``YYYYmmdd-HHMMSS-PRESET-NAME``); each holds a ``study.json`` naming the
+    study and the variant.  A variant refused before training (bad data, a
+    missing framework) leaves nothing behind, so a bad study writes nothing.
     """
 
-    def __init__(self, root: Path, sid: str, study: Study, *, exact: bool) -> None:
-        self.root, self.sid, self.study, self.exact = Path(root), sid, study, exact
+    def __init__(self, root: Path, sid: str, study: Study, *, exact: bool, overwrite: bool = False) -> None:
+        self.root, self.sid, self.study, self.exact, self.overwrite = Path(root), sid, study, exact, overwrite
         self._made_root = not self.root.exists()
 
+    @property
+    def label(self) -> str:
+        return Path(self.study.preset).stem if self.study.preset.endswith(".toml") else self.study.preset
+
     def create(self, index: int) -> Path:
+        from tui_trainer.runstore import clear_run_files, create_run_folder
+
         variant = self.study.variants[index]
-        folder = self.root / variant.name if self.exact else self.root / f"{self.sid}-{variant.name}"
+        if self.exact:
+            folder = self.root / variant.name
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(f"--output: can't create {folder} ({exc.strerror or exc})") from None
+            if self.overwrite:
+                clear_run_files(folder)
+        else:
+            folder = create_run_folder(self.root, f"{self.label}-{variant.name}")
+        info = {"study": self.sid, "variant": variant.name, "index": index, "preset": self.study.preset,
+                "overrides": variant.overrides, "variants": [v.name for v in self.study.variants]}
         try:
-            folder.mkdir(parents=True, exist_ok=self.exact)
-            info = {"study": self.sid, "variant": variant.name, "index": index, "preset": self.study.preset,
-                    "overrides": variant.overrides, "variants": [v.name for v in self.study.variants]}
             (folder / STUDY_FILE).write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
         except OSError as exc:
-            raise UserError(f"runs folder {self.root}: can't create {folder.name} ({exc.strerror or exc})") from None
+            raise UserError(f"run folder {folder}: can't write it ({exc.strerror or exc})") from None
         return folder
 
+    def meta(self, index: int) -> dict[str, Any]:
+        """What the variant's ``state.json`` says besides the run itself."""
+        variant = self.study.variants[index]
+        return {"preset": self.label, "study": self.sid, "variant": variant.name,
+                "epochs_total": variant.config.train.epochs, "dataset": variant.config.data.dataset,
+                "backend": variant.config.train.backend}
+
     def discard(self, folder: Path) -> None:
-        """Remove a folder whose run never started (it holds only study.json)."""
-        if {p.name for p in folder.iterdir()} <= {STUDY_FILE}:
-            (folder / STUDY_FILE).unlink(missing_ok=True)
+        """Remove a folder whose run never started (it holds at most study.json and the lock)."""
+        if folder.is_dir() and {p.name for p in folder.iterdir()} <= {STUDY_FILE, "lock"}:
+            for name in (STUDY_FILE, "lock"):
+                (folder / name).unlink(missing_ok=True)
             folder.rmdir()
         if self._made_root and self.root.is_dir() and not any(self.root.iterdir()):
             self.root.rmdir()
@@ -167,8 +190,9 @@ def _code(finished: RunFinished | None, failed: RunFailed | None, error: BaseExc
     return {"completed": 0, "early-stopped": 0, "diverged": 3, "stopped": 130}.get(finished.reason, 0)
 
 
-#: A consumer factory: (variant, folder, session getter) -> event consumer.
-ConsumerFactory = Callable[[Variant, Path, Callable[[], Any]], Callable[[Event], None]]
+#: A consumer factory: (index, folder, session getter, control) -> the variant's event consumers;
+#: those with a ``close`` method are closed when the variant's run has ended.
+ConsumerFactory = Callable[[int, Path, Callable[[], Any], Any], list[Callable[[Event], None]]]
 
 
 def run_sequential(study: Study, folders: StudyFolders, sid: str, consumers: ConsumerFactory,
@@ -189,7 +213,22 @@ def run_sequential(study: Study, folders: StudyFolders, sid: str, consumers: Con
         control = RunControl()
         watcher = threading.Thread(target=lambda c=control: (stop.wait(), c.stop()), daemon=True)
         watcher.start()
-        run = session.run(consumers(variant, folder, lambda s=session: s), control)
+        try:
+            parts = consumers(index, folder, lambda s=session: s, control)
+        except UserError as exc:
+            folders.discard(folder)
+            result.results.append(VariantResult(variant.name, folder, 2, str(exc)))
+            break
+
+        def emit(event: Event, parts: list[Callable[[Event], None]] = parts) -> None:
+            for part in parts:
+                part(event)
+
+        run = session.run(emit, control)
+        for part in parts:
+            close = getattr(part, "close", None)
+            if close is not None:
+                close()
         message = run.failed.message if run.failed is not None else ""
         code = _code(run.finished, run.failed, run.error)
         result.results.append(VariantResult(variant.name, folder, code, message))

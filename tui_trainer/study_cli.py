@@ -68,20 +68,18 @@ class StudyPrinter:
 
 
 def run_study_headless(study: Study, args: Namespace) -> int:
-    from tui_trainer.compare import print_comparison, runs_root
-    from tui_trainer.export import RunExporter
-    from tui_trainer.tbevents import TensorBoardWriter
+    from tui_trainer.compare import print_comparison
+    from tui_trainer.export import RunExporter, check_output_dir
+    from tui_trainer.runstore import runs_root
 
     jobs = args.jobs or 1
     sid = study_id(study.preset)
     exact = args.output is not None
     root = Path(args.output) if exact else runs_root(getattr(args, "runs_dir", None))
     if exact:
-        from tui_trainer.export import check_output_dir
-
         for variant in study.variants:
             check_output_dir(root / variant.name, overwrite=args.overwrite)
-    folders = StudyFolders(root, sid, study, exact=exact)
+    folders = StudyFolders(root, sid, study, exact=exact, overwrite=args.overwrite)
     printer = StudyPrinter(study, args.json, sid)
     if not args.json:
         names = ", ".join(v.name for v in study.variants)
@@ -98,13 +96,11 @@ def run_study_headless(study: Study, args: Namespace) -> int:
     previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
     try:
         if jobs == 1:
-            def consumers(variant: Variant, folder: Path, session_getter: Any) -> Any:
-                parts = [printer.consumer(variant), RunExporter(folder, session_getter), TensorBoardWriter(folder)]
-
-                def emit(event: Event) -> None:
-                    for part in parts:
-                        part(event)
-                return emit
+            def consumers(index: int, folder: Path, session_getter: Any, control: Any) -> list[Any]:
+                exporter = RunExporter(folder, session_getter, meta=folders.meta(index), created=not exact,
+                                       on_fault=lambda exc: control.stop())
+                exporter.open()
+                return [printer.consumer(study.variants[index]), exporter]
 
             result = run_sequential(study, folders, sid, consumers, stop)
         else:

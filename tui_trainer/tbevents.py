@@ -7,13 +7,12 @@ variants side by side.  Each epoch adds the scalars ``loss``, ``val_loss`` and
 ``acc``/``val_acc`` (or ``mae``/``val_mae``) at step = epoch; the resolved
 config is written once as hyperparameters (the HParams tab, with the
 validation metrics as its metrics).  Nothing here may break a run: a failure to
-write is reported once and the writer turns itself off.
+write turns the writer off (kept in ``error``).
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,8 @@ class TensorBoardWriter:
         self.folder = Path(folder)
         self._writer: Any = None
         self._broken = False
+        #: What stopped the writer, if anything did.
+        self.error: Exception | None = None
 
     def __call__(self, event: Event) -> None:
         if self._broken:
@@ -58,8 +59,10 @@ class TensorBoardWriter:
             elif isinstance(event, RunFinished | RunFailed):
                 self._finish(event)
         except Exception as exc:  # noqa: BLE001 - the run matters more than its TensorBoard copy
+            # Not printed: in the app stderr is the screen.  A full disk also stops the run's
+            # own files, and the exporter reports that.
             self._broken = True
-            sys.stderr.write(f"tui-trainer: note: TensorBoard events in {self.folder} stopped: {exc}\n")
+            self.error = exc
             self.close()
 
     def _start(self, event: RunStarted) -> None:
