@@ -4,7 +4,7 @@ Written with ``tensorboardX``, which needs only numpy and protobuf (TensorFlow
 and TensorBoard are not needed to write them, only to view them):
 ``tensorboard --logdir`` on the runs folder shows every run, and a study's
 variants side by side.  Each epoch adds the scalars ``loss``, ``val_loss`` and
-``acc``/``val_acc`` (or ``mae``/``val_mae``) at step = epoch; the resolved
+``acc``/``val_acc`` (or ``mae``/``val_mae``) at step = epoch, in one event; the resolved
 config is written once as hyperparameters (the HParams tab, with the
 validation metrics as its metrics).  Nothing here may break a run: a failure to
 write turns the writer off (kept in ``error``).
@@ -12,7 +12,9 @@ write turns the writer off (kept in ``error``).
 
 from __future__ import annotations
 
+import contextlib
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +38,19 @@ def hparam_values(config_dict: dict[str, Any]) -> dict[str, bool | int | float |
 
 
 class TensorBoardWriter:
-    """Appends a run's events to ``events.out.tfevents.*`` in its folder."""
+    """Appends a run's events to ``events.out.tfevents.*`` in its folder.
+
+    It writes synchronously, in the caller's thread, with tensorboardX's own
+    ``EventsWriter`` (no background thread whose failure on a full disk would
+    leave ``close`` waiting forever), and flushes at most every
+    ``FLUSH_SECONDS`` and at the end, so fast runs don't pay for a sync per epoch.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         self._writer: Any = None
         self._broken = False
+        self._flushed = 0.0
         #: What stopped the writer, if anything did.
         self.error: Exception | None = None
 
@@ -52,10 +61,7 @@ class TensorBoardWriter:
             if isinstance(event, RunStarted):
                 self._start(event)
             elif isinstance(event, EpochEnded) and self._writer is not None:
-                for tag in SCALARS:
-                    value = getattr(event, tag)
-                    if value is not None and math.isfinite(value):
-                        self._writer.add_scalar(tag, value, event.epoch)
+                self._epoch(event)
             elif isinstance(event, RunFinished | RunFailed):
                 self._finish(event)
         except Exception as exc:  # noqa: BLE001 - the run matters more than its TensorBoard copy
@@ -65,19 +71,39 @@ class TensorBoardWriter:
             self.error = exc
             self.close()
 
+    def _write(self, summary: Any, step: int = 0) -> None:
+        from tensorboardX.proto.event_pb2 import Event as EventProto
+
+        self._writer.write_event(EventProto(wall_time=time.time(), step=step, summary=summary))
+
     def _start(self, event: RunStarted) -> None:
         try:
-            from tensorboardX import SummaryWriter
+            from tensorboardX.event_file_writer import EventsWriter
             from tensorboardX.summary import hparams
         except ImportError:  # an install without it still trains; the run folder has everything else
             self._broken = True
             return
+        self.close()
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._writer = SummaryWriter(logdir=str(self.folder), flush_secs=FLUSH_SECONDS)
+        self._writer = EventsWriter(str(self.folder / "events"))
         metric = "val_mae" if event.task == "regression" else "val_acc"
         exp, ssi, _ = hparams(hparam_values(event.config.to_dict()), {"val_loss": 0.0, metric: 0.0})
-        self._writer.file_writer.add_summary(exp)
-        self._writer.file_writer.add_summary(ssi)
+        self._write(exp)
+        self._write(ssi)
+        self._flush()
+
+    def _epoch(self, event: EpochEnded) -> None:
+        from tensorboardX.proto.summary_pb2 import Summary
+
+        values = [Summary.Value(tag=tag, simple_value=float(getattr(event, tag))) for tag in SCALARS
+                  if getattr(event, tag) is not None and math.isfinite(getattr(event, tag))]
+        self._write(Summary(value=values), event.epoch)
+        if time.monotonic() - self._flushed >= FLUSH_SECONDS:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._writer.flush()
+        self._flushed = time.monotonic()
 
     def _finish(self, event: RunFinished | RunFailed) -> None:
         if self._writer is None:
@@ -92,8 +118,7 @@ class TensorBoardWriter:
             version=0)
         meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="hparams",
                                                                       content=content.SerializeToString()))
-        self._writer.file_writer.add_summary(Summary(value=[Summary.Value(tag="_hparams_/session_end_info",
-                                                                          metadata=meta)]))
+        self._write(Summary(value=[Summary.Value(tag="_hparams_/session_end_info", metadata=meta)]))
         self.close()
 
     def close(self) -> None:
@@ -101,6 +126,7 @@ class TensorBoardWriter:
             writer, self._writer = self._writer, None
             try:
                 writer.close()
-            except Exception:  # noqa: BLE001
-                pass
-
+            except Exception:  # noqa: BLE001 - a failed flush at the end loses only TensorBoard's copy
+                # EventsWriter.close flushes first; when that fails, close the file itself.
+                with contextlib.suppress(Exception):
+                    writer._py_recordio_writer.close()
