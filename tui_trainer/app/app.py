@@ -50,12 +50,15 @@ from tui_trainer.app.messages import (
     DataLoaded,
     EpochDone,
     GalleryPredicted,
+    NetworkReady,
     PredictionDone,
     RunBegan,
     RunEnded,
 )
 from tui_trainer.app.metrics import MetricsTable, StatusLine
 from tui_trainer.app.model_panel import ModelPanel, describe_prediction, parse_point, planned_summary
+from tui_trainer.app.network_control import NetworkViewMixin
+from tui_trainer.app.network_view import NetworkPanel
 from tui_trainer.app.plot import LossPlot
 from tui_trainer.app.state import BACKEND_NAMES, Clock, RunState, UiBudget
 from tui_trainer.backends import BACKEND_MODULES, is_installed
@@ -80,11 +83,11 @@ STATUS_INTERVAL = 0.5
 #: gives the GIL up in every framework call; with the default it may then wait up to 5 ms for
 #: the UI thread each time, which can halve a fast run.  1 ms keeps both moving.
 SWITCH_INTERVAL = 0.001
-VIEWS = ("train", "map", "model")
+VIEWS = ("train", "map", "model", "network")
 #: How much each panel's wait counts when a fast run leaves time for one panel per tick.
-PRIORITY = {"plot": 1.0, "map": 1.0, "table": 0.5, "status": 2.0}
+PRIORITY = {"plot": 1.0, "map": 1.0, "table": 0.5, "status": 2.0, "network": 1.0}
 #: Seconds a panel may go undrawn while the UI is over its budget.
-MAX_STALE = {"plot": 1.0, "map": 1.0, "table": 1.5, "status": 1.0}
+MAX_STALE = {"plot": 1.0, "map": 1.0, "table": 1.5, "status": 1.0, "network": 1.0}
 #: Playground data is drawn from Python's and numpy's global random generators, seeded and
 #: restored around each load; two loads at once (a preview and a run) would mix their
 #: streams, so the app's threads load one dataset at a time.
@@ -102,7 +105,7 @@ def engine_threads() -> int:
     return max(1, default_threads() - 1)
 
 
-class TrainerApp(App[None]):
+class TrainerApp(NetworkViewMixin, App[None]):
     """Build a network in the side panel, train it, watch it learn."""
 
     CSS_PATH = "app.tcss"
@@ -116,7 +119,7 @@ class TrainerApp(App[None]):
         Binding("f8", "step", "Step", priority=True, tooltip="train one epoch, then pause"),
         Binding("ctrl+s", "save_preset", "Save", priority=True, tooltip="save the form as a preset"),
         Binding("ctrl+o", "open_preset", "Open", priority=True, tooltip="open a preset"),
-        Binding("f2", "next_view", "View", tooltip="next panel (narrow screens)"),
+        Binding("f2", "next_view", "View", tooltip="next panel (narrow screens); training curves or the network (wide)"),
         Binding("f3", "toggle_form", "Form", tooltip="hide or show the form"),
         Binding("f4", "predict", "Ask", tooltip="ask the model about a point (the predict box)"),
         Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="stop any run and quit"),
@@ -172,6 +175,7 @@ class TrainerApp(App[None]):
                     with Vertical(id="train-panel", classes="panel"):
                         yield LossPlot(id="loss-plot")
                         yield MetricsTable(id="metrics", show_timings=self.show_timings)
+                    yield NetworkPanel(id="network-panel", classes="panel")
                     yield MapPanel(id="map-panel", classes="panel")
                     yield ModelPanel(id="model-panel", classes="panel")
         yield Footer(compact=True, show_command_palette=False)
@@ -245,6 +249,7 @@ class TrainerApp(App[None]):
         if self.closing_down:
             return
         check = self._validate()
+        self._network_dirty = True
         if event.key in ("train.backend", "preset"):
             self._preload_backend(self.form.choice("train.backend"))
         if check.ok and self.preview_key != check.config.data:
@@ -385,7 +390,12 @@ class TrainerApp(App[None]):
             panel.set_mode("map")
             panel.set_legend(mapview.legend(color=not plain, regression=regression))
             boundary = run.boundary if trained and run.boundary is not None else None
-            if boundary is None:
+            neuron = self.neuron_map()
+            if neuron is not None:
+                values, scaled, what = neuron
+                panel.set_title(f"{ds.name} · {what} · Esc: output map")
+                self.boundary_map.show(values, map_points(ds), regression=scaled, plain=plain)
+            elif boundary is None:
                 panel.set_title(f"{ds.name} · {split} · no model yet")
                 self.boundary_map.show(None, map_points(ds), regression=regression, plain=plain)
             else:
@@ -422,10 +432,13 @@ class TrainerApp(App[None]):
             return
         shape = map_shape(event.size)
         self._last_grid = shape
+        self._network_dirty = True
         run = self.run_state
         if run is None:
             return
         run.control.grid_shape = shape
+        if run.control.network_shape is not None:
+            run.control.network_shape = shape
         if (run.over or run.control.paused) and run.boundary is not None and run.boundary.values.shape != shape:
             if self._resize_timer is not None:
                 self._resize_timer.stop()
@@ -442,8 +455,13 @@ class TrainerApp(App[None]):
         session = run.session
         if session.backend is None or session.head is None:
             return
+        epoch = session.history[-1].epoch if session.history else 0
         try:
-            event = session.boundary(shape[0], shape[1], session.history[-1].epoch if session.history else 0)
+            if run.control.network_shape is not None:  # the network view is open: its maps too, same pass
+                net, event = session.network(shape, epoch, shape)
+                self.post_message(NetworkReady(run.run_id, net))
+            else:
+                event = session.boundary(shape[0], shape[1], epoch)
         except Exception:  # noqa: BLE001 - keep the old map if the model can't be asked
             return
         if event is not None:
@@ -488,6 +506,7 @@ class TrainerApp(App[None]):
         control = RunControl()
         control.grid_interval = GRID_INTERVAL
         control.grid_shape = self._last_grid
+        control.network_shape = self._last_grid if self.network_wanted() else None
         if stepping:
             control.step()
         dataset = self.preview if self.preview_key == cfg.data else None
@@ -648,6 +667,8 @@ class TrainerApp(App[None]):
             jobs["table"] = lambda: self.table.show(run)
         if self._boundary_dirty or self._report_dirty:
             jobs["map"] = self._draw_map
+        if self._network_dirty and self.network_visible():
+            jobs["network"] = self.draw_network
         status_due = force or not self._run_active() or now - self._drawn.get("status", 0.0) >= STATUS_INTERVAL
         if status_due:
             jobs["status"] = self._update_status
@@ -734,6 +755,10 @@ class TrainerApp(App[None]):
     def action_next_view(self) -> None:
         tabs = self.query_one("#view-tabs", Tabs)
         current = (tabs.active or f"tab-{VIEWS[0]}").removeprefix("tab-")
+        if self.screen.has_class("-wide") and self.screen.has_class("-tall"):
+            # Every panel is on screen but one: the network takes the training curves' place.
+            tabs.active = "tab-train" if current == "network" else "tab-network"
+            return
         tabs.active = f"tab-{VIEWS[(VIEWS.index(current) + 1) % len(VIEWS)]}"
 
     def action_predict(self) -> None:
@@ -749,6 +774,9 @@ class TrainerApp(App[None]):
         panels = self.query_one("#panels")
         for view in VIEWS:
             panels.set_class(event.tab.id == f"tab-{view}", f"-view-{view}")
+        self.sync_network_request()
+        if event.tab.id == "tab-network":
+            self.query_one("#network-view").focus()  # arrow keys walk the neurons at once
 
     @on(Button.Pressed, "#btn-start")
     def _start_pressed(self) -> None:
@@ -861,6 +889,7 @@ class TrainerApp(App[None]):
         if self.closing_down:
             return
         self.model_panel.show_result(message.text, ok=message.ok)
+        self.update_inspector()  # the selected neuron's value at the new point
 
     # -- quitting ---------------------------------------------------------------------------------
     async def action_quit(self) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 from tui_trainer.config import Config
 from tui_trainer.control import RunControl
 from tui_trainer.engine import Session
-from tui_trainer.events import BoundaryUpdated, ClassReport, EpochEnded, RunFinished, RunStarted
+from tui_trainer.events import BoundaryUpdated, ClassReport, EpochEnded, NetworkUpdated, RunFinished, RunStarted
 
 #: Most points drawn per line in the loss plot; longer runs are thinned evenly.
 MAX_PLOT_POINTS = 500
@@ -42,6 +42,7 @@ class RunState:
     failed: str | None = None
     ended_at: float | None = None
     boundary: BoundaryUpdated | None = None
+    network: NetworkUpdated | None = None
     class_report: ClassReport | None = None
     #: Set by the training thread as its very last act, so quitting can wait for it.
     thread_done: threading.Event = field(default_factory=threading.Event)
