@@ -149,7 +149,9 @@ class TrainerApp(App[None]):
         self._note: tuple[str, bool] | None = None
         self._last_grid: tuple[int, int] = (20, 40)
         self._gallery_pred: tuple[int, np.ndarray] | None = None
-        self._resize_timer: Any = None
+        # Not ``_resize_timer``: textual.App uses that name for its own resize handling, and
+        # a timer of ours left in it made the app ignore every terminal resize after a run.
+        self._map_resize_timer: Any = None
         self._switch_interval: float | None = None
         #: When each panel was last drawn (perf_counter), for the round robin while training.
         self._drawn: dict[str, float] = {}
@@ -427,9 +429,9 @@ class TrainerApp(App[None]):
             return
         run.control.grid_shape = shape
         if (run.over or run.control.paused) and run.boundary is not None and run.boundary.values.shape != shape:
-            if self._resize_timer is not None:
-                self._resize_timer.stop()
-            self._resize_timer = self.set_timer(0.2, lambda: self._redraw_boundary(run, shape))
+            if self._map_resize_timer is not None:
+                self._map_resize_timer.stop()
+            self._map_resize_timer = self.set_timer(0.2, lambda: self._redraw_boundary(run, shape))
 
     @work(thread=True, exit_on_error=False, group="predict")
     def _redraw_boundary(self, run: RunState, shape: tuple[int, int]) -> None:
