@@ -116,8 +116,9 @@ class Session:
     def boundary(self, rows: int, cols: int, epoch: int) -> BoundaryUpdated | None:
         if not self.dataset.is_2d or self.head.task == "multiclass":
             return None
-        values = self.predict_points(grid_points(rows, cols)).reshape(rows, cols)
-        return BoundaryUpdated(epoch=epoch, values=values.astype(np.float32))
+        extent = self.dataset.extent
+        values = self.predict_points(grid_points(rows, cols, extent)).reshape(rows, cols)
+        return BoundaryUpdated(epoch=epoch, values=values.astype(np.float32), extent=extent, axes=self.dataset.axes)
 
     def save(self, directory: Path) -> Path:
         with self._lock:

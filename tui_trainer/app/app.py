@@ -35,6 +35,7 @@ from tui_trainer.app.boundary import (
     GALLERY_MAX,
     BoundaryMap,
     MapPanel,
+    axis_note,
     class_report_table,
     gallery,
     map_points,
@@ -388,12 +389,13 @@ class TrainerApp(App[None]):
             panel.set_legend(mapview.legend(color=not plain, regression=regression))
             boundary = run.boundary if trained and run.boundary is not None else None
             if boundary is None:
-                panel.set_title(f"{ds.name} · {split} · no model yet")
-                self.boundary_map.show(None, map_points(ds), regression=regression, plain=plain)
+                panel.set_title(ds.name, "no model yet", split, axis_note(ds))
+                self.boundary_map.show(None, map_points(ds), regression=regression, plain=plain, extent=ds.extent)
             else:
                 what = "output" if regression else "boundary"
-                panel.set_title(f"{ds.name} · {what} · epoch {boundary.epoch}")
-                self.boundary_map.show(boundary.values, map_points(ds), regression=regression, plain=plain)
+                panel.set_title(ds.name, f"{what} · epoch {boundary.epoch}", axis_note(ds), split)
+                self.boundary_map.show(boundary.values, map_points(ds), regression=regression, plain=plain,
+                                       extent=boundary.extent)
             return
         panel.set_mode("text")
         if ds.image_shape is not None:
@@ -401,10 +403,10 @@ class TrainerApp(App[None]):
             if trained and self._gallery_pred is not None and self._gallery_pred[0] == run.run_id:
                 predicted = self._gallery_pred[1]
             key = "predicted=true" if predicted is not None else "t: true label"
-            panel.set_title(f"{ds.name} · {split} · val images, {key}")
+            panel.set_title(ds.name, f"val images, {key}", split)
             panel.show_gallery(gallery(ds, predicted, max(20, panel.size.width - 2), plain))
         else:
-            panel.set_title(f"{ds.name} · {split}")
+            panel.set_title(ds.name, split)
             panel.show_gallery(Text(f"no map: the data has {ds.input_shape} inputs, not 2-D points"))
         report = run.class_report if trained else None
         panel.show_report(class_report_table(report) if report is not None else None)

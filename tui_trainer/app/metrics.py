@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
-from tui_trainer.app.state import BACKEND_NAMES, RunState, fmt_duration, fmt_float
+from tui_trainer.app.state import BACKEND_NAMES, RunState, fmt_duration, fmt_epoch_time, fmt_float
 from tui_trainer.events import EpochEnded
 
 #: Epochs in the table (plus the best one when it is older); the full history is in the plot.
@@ -20,17 +20,20 @@ TABLE_ROWS = 15
 
 
 class MetricsTable(DataTable):
-    """Latest epochs: loss, accuracy (or MAE), seconds; the best epoch starred.
+    """Latest epochs: loss, accuracy (or MAE), epoch time; the best epoch starred.
 
     The ``TABLE_ROWS`` + 1 rows exist from the start and are rewritten in place,
     with fixed column widths: adding or removing rows makes Textual lay out the
     whole screen again, which a fast run must not pay several times a second.
     """
 
-    WIDTHS = {"epoch": 5, "loss": 7, "acc": 5, "mae": 7, "val_loss": 8, "val_acc": 7, "val_mae": 7, "sec": 5}
+    #: Widths including the one-space gap before each right-aligned column: the cells have no
+    #: padding of their own, so the whole table (with timings) is 43 wide and fits the 45
+    #: columns it gets at 80x24 and the panel's 47 at 120x40.
+    WIDTHS = {"epoch": 6, "loss": 8, "acc": 6, "mae": 8, "val_loss": 9, "val_acc": 8, "val_mae": 8, "time": 6}
 
     def __init__(self, *, show_timings: bool = True, **kwargs: object) -> None:
-        super().__init__(cursor_type="none", zebra_stripes=False, **kwargs)
+        super().__init__(cursor_type="none", zebra_stripes=False, cell_padding=0, **kwargs)
         self.show_timings = show_timings
         self._regression: bool | None = None
         self._shown: tuple[int, int, int] | None = None
@@ -50,7 +53,7 @@ class MetricsTable(DataTable):
         metric = "mae" if regression else "acc"
         columns = ["epoch", "loss", metric, "val_loss", f"val_{metric}"]
         if self.show_timings:
-            columns.append("sec")
+            columns.append("time")
         for name in columns:
             self.add_column(Text(name, justify="right"), key=name, width=self.WIDTHS[name])
         # All rows up front, blank: a run then only rewrites cells and never relayouts the screen.
@@ -72,7 +75,7 @@ class MetricsTable(DataTable):
             Text(fmt_float(val_metric, digits), style=style, justify="right"),
         ]
         if self.show_timings:
-            cells.append(Text(f"{event.seconds:.3f}", style="dim", justify="right"))
+            cells.append(Text(fmt_epoch_time(event.seconds), style="dim", justify="right"))
         return cells
 
     def _write(self, rows: list[list[Text]]) -> None:

@@ -33,6 +33,32 @@ def _series(history: Sequence[EpochEnded], name: str, limit: int) -> tuple[list[
     return xs, ys
 
 
+def epoch_ticks(first: int, last: int, width: int) -> list[int]:
+    """Whole-epoch ticks from ``first`` to ``last``, a round step apart (1, 2, 5, 10, 20, 50, ...).
+
+    As many as fit ``width`` columns with room for their labels (about one per 8
+    columns); plotext's own ticks divide the range evenly and give 259.8.  The
+    first epoch is a tick too unless the next one is close to it.
+    """
+    if last <= first:
+        return [first]
+    most = max(2, width // 8)
+    step = 1
+    while (last - first) / step > most:
+        step = _next_step(step)
+    ticks = list(range(-(-first // step) * step, last + 1, step))
+    if not ticks or ticks[0] - first > step / 2:
+        ticks.insert(0, first)
+    return ticks
+
+
+def _next_step(step: int) -> int:
+    """1 → 2 → 5 → 10 → 20 → 50 → 100 ..."""
+    digits = str(step)
+    lead, zeros = int(digits[0]), len(digits) - 1
+    return {1: 2, 2: 5, 5: 10}[lead] * 10**zeros
+
+
 class LossPlot(Vertical):
     """Train and validation curves with toggles for accuracy and log scale."""
 
@@ -133,5 +159,9 @@ class LossPlot(Vertical):
             plt.title(self.placeholder)
         if log:
             plt.yscale("log")
+        epochs = train_x + val_x
+        if epochs:
+            ticks = epoch_ticks(min(epochs), max(epochs), widget.size.width - 8)
+            plt.xticks(ticks, [str(t) for t in ticks])
         plt.xlabel("epoch")
         widget.refresh()

@@ -150,6 +150,24 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
+def fmt_epoch_time(seconds: float) -> str:
+    """An epoch's time in at most 5 characters: ``0.4ms``, ``12ms``, ``154ms``, ``1.23s``, ``12.3s``, ``2m05s``.
+
+    Playground epochs take milliseconds; shown in seconds they would all read 0.00.
+    """
+    if not math.isfinite(seconds) or seconds < 0:
+        return "–"
+    if seconds < 0.00995:
+        return f"{seconds * 1000:.1f}ms"
+    if seconds < 0.9995:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 9.995:
+        return f"{seconds:.2f}s"
+    if seconds < 59.95:
+        return f"{seconds:.1f}s"
+    return fmt_duration(seconds)
+
+
 def fmt_float(value: float | None, digits: int = 4) -> str:
     if value is None:
         return "–"
