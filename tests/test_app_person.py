@@ -10,10 +10,13 @@ import re
 
 import numpy as np
 from textual.app import App
+from textual.widgets import Button
 
-from tests.test_app import SIZE, app_for, circle, ready, run_to_end, wait_for
+from tests.test_app import SIZE, app_for, circle, ready, run_to_end, table_rows, text_of, wait_for
 from tui_trainer import presets
-from tui_trainer.app import create_app
+from tui_trainer.app import TrainerApp, create_app
+from tui_trainer.app.dialogs import SavePresetScreen
+from tui_trainer.app.forms import LayerRow
 
 
 def test_the_app_assigns_none_of_textuals_own_attributes():
@@ -144,3 +147,158 @@ def test_the_plot_ticks_whole_epochs():
             assert int(labels[0]) >= 1 and int(labels[-1]) <= 7
 
     asyncio.run(scenario())
+
+
+async def set_widths(pilot, *widths: int) -> None:
+    """Make the hidden layers ``widths`` wide, with the form's own + and - buttons."""
+    app = pilot.app
+    while len(app.form.query(LayerRow)) < len(widths):
+        await app.form._add_layer(Button.Pressed(app.form.query_one("#add-layer", Button)))
+    while len(app.form.query(LayerRow)) > len(widths):
+        await app.form._remove_layer(Button.Pressed(app.form.query_one("#remove-layer", Button)))
+    for row, width in zip(app.form.query(LayerRow), widths, strict=True):
+        row.query_one(".layer-units").value = str(width)
+    await pilot.pause(0.1)
+
+
+def test_saving_after_edits_proposes_a_name_and_description_from_the_form(isolated_config):
+    async def scenario():
+        app = app_for(circle())
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            assert app.status_text().endswith("preset circle")
+            app.form.query_one("#in-data-dataset").value = "spiral"
+            await set_widths(pilot, 16, 8)
+            app.form.query_one("#in-train-epochs").value = "2000"
+            await pilot.pause(0.1)
+            assert app.status_text().endswith("preset circle (modified)")
+            await pilot.press("ctrl+s")
+            assert isinstance(app.screen, SavePresetScreen)
+            name = app.screen.query_one("#preset-name").value
+            description = app.screen.query_one("#preset-description").value
+            assert name == "spiral-16-8-torch"
+            assert "textbook" not in description and "100 epochs" not in description
+            for words in ("spiral", "16 tanh", "8 tanh", "2000 epochs", "torch"):
+                assert words in description, (words, description)
+            await pilot.press("enter")
+            await pilot.pause(0.2)
+            listed = {p.name: p for p in presets.list_presets()}
+            assert listed[name].description == description and listed[name].source == "user"
+            saved = presets.load_preset(name)
+            assert saved.data.dataset == "spiral" and saved.model.hidden == (16, 8) and saved.train.epochs == 2000
+            # Saved: the form is that preset now, unmodified until the next edit.
+            assert app.status_text().endswith(f"preset {name}")
+            app.form.query_one("#in-train-epochs").value = "50"
+            await pilot.pause(0.1)
+            assert app.status_text().endswith(f"preset {name} (modified)")
+            # An unchanged built-in is proposed as my-<name> with its own description.
+            await pilot.press("ctrl+o")
+            options = app.screen.query_one("#preset-list")
+            options.highlighted = [p.name for p in presets.list_presets()].index("xor")
+            await pilot.press("enter")
+            await pilot.pause(0.2)
+            await pilot.press("ctrl+s")
+            assert app.screen.query_one("#preset-name").value == "my-xor"
+            assert app.screen.query_one("#preset-description").value == presets.load_preset("xor").description
+            await pilot.press("escape")
+
+    asyncio.run(scenario())
+
+
+def test_the_status_line_follows_the_form_after_a_run_and_old_results_are_labelled():
+    async def scenario():
+        app = app_for(circle(**{"train.epochs": 5}))
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            await run_to_end(pilot)
+            status = app.status_text()
+            assert status.startswith("finished (completed) · epoch 5/5") and "25 params" in status
+            assert "PyTorch CPU" in status
+            app.form.query_one("#in-data-dataset").value = "xor"
+            await set_widths(pilot, 16, 8)
+            app.form.query_one("#in-train-backend").value = "tensorflow"
+            await pilot.pause(0.1)
+            status = app.status_text()
+            # What F5 would train now, and the old run named as such.
+            assert status.startswith("idle · last run finished (completed) at epoch 5/5"), status
+            assert "193 params" in status and "25 params" not in status
+            assert ("TensorFlow" in status or "loading TensorFlow" in status) and "PyTorch" not in status
+            assert "preset circle (modified)" in status
+            assert "193" in text_of(app.model_panel.query_one("#model-summary"))
+            # The old results stay, dimmed and labelled as the last run's.
+            await pilot.pause(0.2)
+            assert app.query_one("#train-panel").has_class("-stale")
+            assert "last run" in app.plot.title and "last run" in str(app.table.border_title)
+            assert len(table_rows(app)) == 5
+            # Back to what was trained: current again.
+            app.form.query_one("#in-data-dataset").value = "circle"
+            await set_widths(pilot, 3, 3)
+            app.form.query_one("#in-train-backend").value = "torch"
+            await pilot.pause(0.2)
+            assert not app.query_one("#train-panel").has_class("-stale") and "last run" not in app.plot.title
+            assert app.status_text().startswith("finished (completed) · epoch 5/5")
+
+    asyncio.run(scenario())
+
+
+def test_the_status_line_while_paused_shows_the_newest_epoch_and_stops_the_clock():
+    async def scenario():
+        app = app_for(circle(**{"train.epochs": 100_000}))
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            await pilot.press("f5")
+            run = app.run_state
+            await wait_for(pilot, lambda: len(run.epochs) >= 3, what="a few epochs")
+            await pilot.press("f6")
+            await wait_for(pilot, lambda: run.control.paused and table_rows(app)[0][0].lstrip("★")
+                           == str(run.last.epoch), what="the paused epoch in the table")
+            await pilot.pause(0.3)
+            newest = table_rows(app)[0][0].lstrip("★")
+            status = app.status_text()
+            assert status.startswith(f"paused · epoch {newest}/100000 · "), (status, newest)
+            elapsed = status.split(" · ")[2]
+            await pilot.pause(1.2)
+            assert app.status_text().split(" · ")[2] == elapsed, "the clock stops while paused"
+            # The run's clock leaves the pause out.
+            paused_for = app.clock() - run.paused_since
+            assert paused_for >= 1.2
+            assert run.elapsed(app.clock()) <= app.clock() - run.started_at - paused_for + 1e-6
+            await pilot.press("f8")
+            await wait_for(pilot, lambda: table_rows(app)[0][0].lstrip("★") == str(int(newest) + 1),
+                           what="the stepped epoch")
+            await pilot.pause(0.3)
+            assert app.status_text().startswith(f"paused · epoch {int(newest) + 1}/100000")
+            await pilot.press("f6")
+            await pilot.pause(1.2)
+            assert app.status_text().split(" · ")[2] != elapsed, "the clock runs again"
+            await pilot.press("f7")
+            await wait_for(pilot, lambda: run.over, what="the stop")
+
+    asyncio.run(scenario())
+
+
+def test_the_first_frame_at_120x40_is_already_the_wide_layout():
+    """No flicker: the first frame written to the terminal has every panel side by side."""
+    from pathlib import Path
+
+    from tui_trainer.app import app as app_module
+
+    frames: list[tuple[set[str], bool]] = []
+
+    class Recording(TrainerApp):
+        CSS_PATH = Path(app_module.__file__).with_name("app.tcss")
+
+        def _display(self, screen, renderable) -> None:  # every frame the app writes passes here
+            if renderable is not None:
+                frames.append((set(screen.classes), self.query_one("#view-tabs").display))
+            super()._display(screen, renderable)
+
+    async def scenario():
+        app = Recording(circle(), "circle", threads=1)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.3)
+
+    asyncio.run(scenario())
+    assert frames, "no frame was drawn"
+    classes, tabs_shown = frames[0]
+    assert {"-wide", "-tall"} <= classes and not tabs_shown

@@ -132,11 +132,22 @@ class StatusLine(Static):
         super().update(content, layout=layout)
 
     def show(self, *, run: RunState | None, now: float, show_timings: bool, backend: str, loading: str | None,
-             params: int | None, preset: str | None, note: tuple[str, bool] | None) -> None:
-        """Compose the line; ``note`` is (text, is_error), shown right after the state."""
+             params: int | None, preset: str | None, note: tuple[str, bool] | None, stale: bool = False,
+             modified: bool = False) -> None:
+        """Compose the line; ``note`` is (text, is_error), shown right after the state.
+
+        ``stale``: the run is over and the form has changed since, so the line
+        says "idle", names the last run in grey, and the framework and
+        parameter count are the form's (what F5 would train), not the old run's.
+        ``modified``: the form differs from the preset it was loaded from.
+        """
         parts: list[tuple[str, str]] = []
         if run is None:
             parts.append(("idle", "bold"))
+        elif stale:
+            parts.append(("idle", "bold"))
+            done = run.last.epoch if run.last else 0
+            parts.append((f"last run {run.phase()} at epoch {done}/{run.total_epochs}", "dim"))
         else:
             phase = run.phase()
             style = {"running": "bold green", "paused": "bold yellow", "failed": "bold red"}.get(phase, "bold")
@@ -153,7 +164,7 @@ class StatusLine(Static):
             # Right after the state, so a narrow terminal cuts the details, not the news.
             words, is_error = note
             parts.insert(1, (words, "bold red" if is_error else "italic"))
-        summary = run.started.summary if run is not None and run.started else None
+        summary = run.started.summary if run is not None and run.started and not stale else None
         if summary is not None:
             parts.append((f"{BACKEND_NAMES.get(summary.backend, summary.backend)} {summary.device}", ""))
             parts.append((f"{summary.params:,} params", ""))
@@ -165,7 +176,7 @@ class StatusLine(Static):
             if params is not None:
                 parts.append((f"{params:,} params", ""))
         if preset:
-            parts.append((f"preset {preset}", "dim"))
+            parts.append((f"preset {preset}" + (" (modified)" if modified else ""), "dim"))
         text = Text()
         for i, (words, style) in enumerate(parts):
             if i:

@@ -73,6 +73,8 @@ class LossPlot(Vertical):
         self._title = ""
         #: What an empty plot says (the app changes it while a run is starting).
         self.placeholder = "no epochs yet: press F5 to train"
+        #: The curves are an earlier run's and the form has changed since (labelled so).
+        self.stale = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="plot-toggles"):
@@ -108,6 +110,12 @@ class LossPlot(Vertical):
 
     def mark_dirty(self) -> None:
         self._dirty = True
+
+    def set_stale(self, stale: bool) -> None:
+        """Label the curves as the last run's once the form no longer matches it."""
+        if stale != self.stale:
+            self.stale = stale
+            self._dirty = True
 
     @property
     def title(self) -> str:
@@ -147,7 +155,7 @@ class LossPlot(Vertical):
         val_x, val_y = _series(self._history, names[1], limit)
         self.points_drawn = len(train_x) + len(val_x)
         log = self.log_scale and all(v > 0 for v in train_y + val_y)
-        title = what + (" (log)" if log else "")
+        title = what + (" (log)" if log else "") + (" · last run; the form has changed" if self.stale else "")
         if title != self._title:
             self._title = title
             self.query_one("#plot-title", Label).update(title, layout=False)

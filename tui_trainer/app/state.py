@@ -45,6 +45,9 @@ class RunState:
     class_report: ClassReport | None = None
     #: Set by the training thread as its very last act, so quitting can wait for it.
     thread_done: threading.Event = field(default_factory=threading.Event)
+    #: Seconds spent paused in earlier pauses, and when the current pause began (None: not paused).
+    paused_total: float = 0.0
+    paused_since: float | None = None
 
     @property
     def over(self) -> bool:
@@ -86,8 +89,26 @@ class RunState:
             return "starting…"
         return "running"
 
+    def sync_pause(self, now: float) -> None:
+        """Note a pause beginning or ending at ``now``.
+
+        Only the UI pauses and resumes (F6, F8), and it calls this right after,
+        so the clock stops when the person pauses, not when the status is next drawn.
+        """
+        paused = self.control.paused and not self.over
+        if paused and self.paused_since is None:
+            self.paused_since = now
+        elif not paused and self.paused_since is not None:
+            self.paused_total += now - self.paused_since
+            self.paused_since = None
+
     def elapsed(self, now: float) -> float:
-        return (self.ended_at if self.ended_at is not None else now) - self.started_at
+        """Seconds the run has been training: from the start to now (or its end), pauses left out."""
+        end = self.ended_at if self.ended_at is not None else now
+        if self.ended_at is None:
+            self.sync_pause(now)
+        paused = self.paused_total + (end - self.paused_since if self.paused_since is not None else 0.0)
+        return max(0.0, end - self.started_at - paused)
 
     def eta(self) -> float | None:
         """Seconds left, from the recent epoch times the engine measured."""
