@@ -84,6 +84,9 @@ def test_the_map_uses_a_data_files_own_range_and_column_names(tmp_path):
             assert "a -10..110 across, b -10..110 up" in title
             assert app.boundary_map.extent == (-10.0, 110.0, -10.0, 110.0)
             # The points spread over the map instead of one corner of [-6, 6]².
+            await wait_for(pilot, lambda: app.boundary_map.points and app.boundary_map.size.height > 10,
+                           what="the points on the map")
+            await pilot.pause(0.1)
             marked = [line for line in map_text(app) if any(ch in line for ch in "OXox")]
             assert len(marked) >= 15, marked
             await run_to_end(pilot)
