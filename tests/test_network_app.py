@@ -102,7 +102,7 @@ def test_selected_neuron_fills_the_big_map_and_inspector_and_escape_restores_the
             words = inspector(app)
             bias = run.network.layers[1].biases[i]
             assert f"bias {bias:+.3f}" in words and "in: X1" in words and "tanh" in words
-            assert "neuron dense #" in words_of(app.query_one("#map-title"))
+            assert "neuron dense #" in " · ".join(app.query_one("#map-title").parts)
             # The predict box's point: the neuron's value there, from the same weights.
             app.query_one("#predict-input").value = "1.5, -2"
             app.update_inspector()
@@ -113,7 +113,7 @@ def test_selected_neuron_fills_the_big_map_and_inspector_and_escape_restores_the
             await pilot.pause(0.1)
             assert view_of(app).selected is None and app.inspected is None
             np.testing.assert_allclose(app.boundary_map.values, run.boundary.values)
-            assert "boundary" in words_of(app.query_one("#map-title"))
+            assert "boundary" in " · ".join(app.query_one("#map-title").parts)
 
     asyncio.run(scenario())
 

@@ -119,8 +119,9 @@ class Session:
     def boundary(self, rows: int, cols: int, epoch: int) -> BoundaryUpdated | None:
         if not self.dataset.is_2d or self.head.task == "multiclass":
             return None
-        values = self.predict_points(grid_points(rows, cols)).reshape(rows, cols)
-        return BoundaryUpdated(epoch=epoch, values=values.astype(np.float32))
+        extent = self.dataset.extent
+        values = self.predict_points(grid_points(rows, cols, extent)).reshape(rows, cols)
+        return BoundaryUpdated(epoch=epoch, values=values.astype(np.float32), extent=extent, axes=self.dataset.axes)
 
     def network(self, shape: tuple[int, int], epoch: int,
                 map_shape: tuple[int, int] | None = None) -> tuple[NetworkUpdated, BoundaryUpdated | None]:
@@ -134,7 +135,8 @@ class Session:
         if map_shape is not None:
             if raw is not None and tuple(map_shape) == tuple(shape) and self.head.task != "multiclass":
                 values = self.decision(raw).reshape(shape).astype(np.float32)
-                boundary = BoundaryUpdated(epoch=epoch, values=values)
+                boundary = BoundaryUpdated(epoch=epoch, values=values, extent=self.dataset.extent,
+                                           axes=self.dataset.axes)
             else:
                 boundary = self.boundary(map_shape[0], map_shape[1], epoch)
         return net, boundary

@@ -32,6 +32,7 @@ from tui_trainer.app.network_view import (
     neuron_range,
 )
 from tui_trainer.config import PLAYGROUND_DATASETS, Config
+from tui_trainer.data import PLAYGROUND_EXTENT
 from tui_trainer.events import NetworkUpdated
 
 #: Width the weight images of image data are wrapped to, at least.
@@ -120,7 +121,9 @@ class NetworkViewMixin:
             columns = columns_from_event(event, features)
             title = f"network · epoch {event.epoch}"
         else:
-            columns = columns_from_config(cfg, tuple(self._last_grid))
+            ds = self._display_dataset()
+            extent = ds.extent if ds is not None and ds.is_2d else PLAYGROUND_EXTENT
+            columns = columns_from_config(cfg, tuple(self._last_grid), extent)
             title = "planned network (F5 trains it)"
             if columns is None:
                 panel.set_title("fix the marked fields to see the network")
@@ -160,7 +163,8 @@ class NetworkViewMixin:
         grid = col.grids[i]
         shape = tuple(self._last_grid)
         if col.kind == "inputs" and grid.shape != shape:
-            grid = input_grids(shape)[i]
+            ds = self._display_dataset()
+            grid = input_grids(shape, ds.extent if ds is not None else PLAYGROUND_EXTENT)[i]
         lo, hi = neuron_range(col, grid)
         if col.activation == "sigmoid":
             values, regression = (grid - 0.5) * 2.0, False  # [0, 1] onto the map's [-1, 1]

@@ -150,10 +150,10 @@ def compute_layout(counts: list[int], width: int, height: int, label_w: int = LA
 
 
 # -- columns from an event, or from the planned config ------------------------------------------
-def input_grids(shape: tuple[int, int]) -> np.ndarray:
+def input_grids(shape: tuple[int, int], extent: tuple[float, float, float, float]) -> np.ndarray:
     """All seven feature inputs over the grid: (7, rows, cols)."""
     rows, cols = shape
-    return expand_features(grid_points(rows, cols), FEATURES).T.reshape(len(FEATURES), rows, cols)
+    return expand_features(grid_points(rows, cols, extent), FEATURES).T.reshape(len(FEATURES), rows, cols)
 
 
 def columns_from_event(event: NetworkUpdated, features: tuple[str, ...]) -> list[Column]:
@@ -161,7 +161,7 @@ def columns_from_event(event: NetworkUpdated, features: tuple[str, ...]) -> list
     layers = event.layers
     first = layers[0]
     shape = first.grids.shape[1:]
-    all_inputs = input_grids(shape)
+    all_inputs = input_grids(shape, event.extent)
     enabled = tuple(key in features for key in FEATURES)
     columns = [Column("inputs", "inputs", "", INPUT_LABELS, all_inputs,
                       keys=FEATURES, enabled=enabled, layer=first)]
@@ -179,7 +179,8 @@ def columns_from_event(event: NetworkUpdated, features: tuple[str, ...]) -> list
     return columns
 
 
-def columns_from_config(cfg: Config, shape: tuple[int, int]) -> list[Column] | None:
+def columns_from_config(cfg: Config, shape: tuple[int, int],
+                        extent: tuple[float, float, float, float]) -> list[Column] | None:
     """The planned network of a 2-D config, before a run: input maps, neutral neurons, no links."""
     features = cfg.data.features
     try:
@@ -187,7 +188,7 @@ def columns_from_config(cfg: Config, shape: tuple[int, int]) -> list[Column] | N
     except ConfigError:
         return None
     enabled = tuple(key in features for key in FEATURES)
-    columns = [Column("inputs", "inputs", "", INPUT_LABELS, input_grids(shape),
+    columns = [Column("inputs", "inputs", "", INPUT_LABELS, input_grids(shape, extent),
                       keys=FEATURES, enabled=enabled)]
     dense = [s for s in specs if s.kind == "dense"]
     for i, spec in enumerate(dense):
