@@ -25,12 +25,17 @@ from tui_trainer.exit_codes import (  # noqa: F401 - the codes stay importable f
     exit_status,
 )
 
+#: Seconds between boundary maps of a headless run (the event log thins them further).
+HEADLESS_GRID_INTERVAL = 30.0
+
 EPILOG = """\
 examples:
   tui-trainer                                   open the app with the circle preset
   tui-trainer --preset spiral --no-ui           train headless, one line per epoch
   tui-trainer --preset circle --no-ui --backend torch --set model.hidden=[8,8]
   tui-trainer --preset my.toml --no-ui --json --output runs/a
+  tui-trainer --preset spiral --detach          train in the background, print the run id
+  tui-trainer runs                              list recorded runs (runs rm RUN, runs prune)
 
 exit codes:
   0 success, 1 --min-val-acc/--max-val-loss missed, 2 bad input,
@@ -63,9 +68,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train")
     p.add_argument("--no-ui", action="store_true", help="train headless: print one line per epoch, then a summary")
     p.add_argument("--json", action="store_true", help="with --no-ui: print one JSON object per event instead")
+    p.add_argument("--show-network", action="store_true",
+                   help="with --no-ui: after training print every neuron's map (2-D data) or the first "
+                        "layer's weights as images; with --json, emit a network_updated event with the grids")
     p.add_argument("--output", metavar="DIR", type=Path,
-                   help="write config.toml, history.csv, history.jsonl, summary.json and weights to DIR")
+                   help="record the run in DIR (config.toml, history.jsonl/.csv, state.json, summary.json, weights) "
+                        "instead of a new folder in the runs folder")
     p.add_argument("--overwrite", action="store_true", help="allow --output into a folder that holds an earlier run")
+    p.add_argument("--runs-dir", metavar="DIR", default=None,
+                   help="where runs are stored (default: $TUI_TRAINER_RUNS or ~/.local/share/tui-trainer/runs)")
+    p.add_argument("--detach", action="store_true",
+                   help="train headless in the background: print the run id and folder and return at once")
+    p.add_argument("--adopt", metavar="DIR", type=Path, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--jobs", type=int, metavar="N", default=None,
+                   help="with --no-ui and a preset with [[variants]]: train N variants at a time, in separate processes")
     p.add_argument("--min-val-acc", type=float, metavar="X", help="exit 1 if the final val_acc is below X")
     p.add_argument("--max-val-loss", type=float, metavar="X", help="exit 1 if the final val_loss is above X")
     p.add_argument("--list-presets", action="store_true", help="list presets (name, source, description) and exit")
@@ -82,8 +98,13 @@ def _fail(message: str, code: int = EXIT_USAGE) -> int:
 
 def resolve_config(args: argparse.Namespace):
     """Preset, then ``--set`` overrides, then the dedicated flags (most specific wins)."""
-    from tui_trainer import config as cfgmod
     from tui_trainer.presets import load_preset
+
+    return load_preset(args.preset or "circle", command_line_overrides(args))
+
+
+def command_line_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    from tui_trainer import config as cfgmod
 
     overrides: dict[str, Any] = {}
     for item in args.overrides:
@@ -94,7 +115,7 @@ def resolve_config(args: argparse.Namespace):
         value = getattr(args, flag)
         if value is not None:
             overrides[key] = value
-    return load_preset(args.preset or "circle", overrides)
+    return overrides
 
 
 def list_presets() -> int:
@@ -108,15 +129,48 @@ def list_presets() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "compare":
+        from tui_trainer.compare import main as compare_main
+
+        return compare_main(argv[1:])
+    if argv and argv[0] in ("runs",):
+        from tui_trainer.runs_cli import main as runs_main
+
+        return runs_main(argv)
     args = build_parser().parse_args(argv)
+    if args.detach:
+        args.no_ui = True
     from tui_trainer.errors import UserError
 
     if args.list_presets:
         return list_presets()
     if args.json and not args.no_ui:
         return _fail("--json needs --no-ui (the app draws to the terminal itself)")
+    if args.show_network and not args.no_ui:
+        return _fail("--show-network needs --no-ui (the app has a Network tab)")
+    if args.jobs is not None and (args.jobs < 1 or not args.no_ui):
+        return _fail("--jobs: give a number >= 1, with --no-ui and a preset that has [[variants]]")
     try:
-        config = resolve_config(args)
+        if args.adopt is not None:
+            from tui_trainer.launch import adopted_config
+
+            config = adopted_config(args)
+        else:
+            config = resolve_config(args)
+        if args.no_ui and not args.show_config and args.adopt is None:
+            from tui_trainer.study import load_study
+
+            study = load_study(args.preset or "circle", command_line_overrides(args))
+            if study is not None:
+                if args.min_val_acc is not None or args.max_val_loss is not None or args.show_network:
+                    raise UserError("--min-val-acc, --max-val-loss and --show-network apply to one run, "
+                                    "not to a preset with [[variants]]")
+                if args.detach:
+                    raise UserError("--detach: a preset with [[variants]] runs in the foreground (try tmux)")
+                from tui_trainer.study_cli import run_study_headless
+
+                return run_study_headless(study, args)
         if args.show_config:
             from tui_trainer.presets import dumps
 
@@ -128,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
             check_output_dir(args.output, overwrite=args.overwrite)
         if (args.min_val_acc is not None) and config.task == "regression":
             raise UserError(f"--min-val-acc: {config.data.dataset} is a regression dataset with no accuracy; use --max-val-loss")
+        if args.detach:
+            from tui_trainer.launch import detach
+
+            return detach(config, args)
     except UserError as exc:
         return _fail(str(exc))
     if not args.no_ui:
@@ -145,19 +203,26 @@ def run_headless(config, args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from tui_trainer.control import RunControl
     from tui_trainer.engine import RunResult, Session
-    from tui_trainer.headless import MAP_COLS, MAP_ROWS, HeadlessPrinter, JsonLinesPrinter
+    from tui_trainer.errors import UserError
+    from tui_trainer.headless import MAP_COLS, MAP_ROWS, NEURON_GRID_COLOR, HeadlessPrinter, JsonLinesPrinter
 
     session = Session(config)
     control = RunControl()
     control.grid_shape = (MAP_ROWS, MAP_COLS)
-    control.grid_interval = float("inf")  # the map only at the end
-    consumers = [JsonLinesPrinter() if args.json else HeadlessPrinter(dataset_getter=lambda: session.dataset)]
-    exporter = None
-    if args.output is not None:
-        from tui_trainer.export import RunExporter
+    # A map now and then for the run folder (attach shows it); the printer draws only the last.
+    control.grid_interval = HEADLESS_GRID_INTERVAL
+    printer = JsonLinesPrinter() if args.json else HeadlessPrinter(dataset_getter=lambda: session.dataset,
+                                                                    show_network=args.show_network)
+    if args.show_network:
+        control.network_shape = printer.network_shape if isinstance(printer, HeadlessPrinter) else NEURON_GRID_COLOR
+    consumers = [printer]
+    from tui_trainer.launch import open_run_folder
 
-        exporter = RunExporter(args.output, lambda: session)
-        consumers.append(exporter)
+    try:  # the folder's lock is taken here, before the framework is imported
+        exporter = open_run_folder(config, args, session_getter=lambda: session, on_fault=lambda exc: control.stop())
+    except UserError as exc:
+        return _fail(str(exc))
+    consumers.append(exporter)
 
     def emit(event) -> None:
         for consumer in consumers:
@@ -190,13 +255,13 @@ def run_headless(config, args: argparse.Namespace) -> int:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     result = holder.get("result")
+    exporter.close()
+    if result is not None and exporter.error is not None:
+        return _fail(exporter.fault_message(), EXIT_FAILED)
     outcome = exit_status(result, interrupted=interrupted, min_val_acc=args.min_val_acc,
                           max_val_loss=args.max_val_loss)
-    if result is not None and result.failed is not None:
-        if exporter is not None:
-            exporter.close()
-        if not args.json:  # the printer has shown the error; the JSON stream only has the event
-            return outcome.code
+    if result is not None and result.failed is not None and not args.json:
+        return outcome.code  # the printer has shown the error; the JSON stream only has the event
     if outcome.message:
         sys.stderr.write(f"tui-trainer: {outcome.message}\n")
     return outcome.code

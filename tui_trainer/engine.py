@@ -30,11 +30,13 @@ from tui_trainer.events import (
     EpochEnded,
     Event,
     ModelSummary,
+    NetworkUpdated,
     RunFailed,
     RunFinished,
     RunStarted,
 )
-from tui_trainer.layers import build_specs, count_params
+from tui_trainer.layers import LayerSpec, build_specs, count_params
+from tui_trainer.network import snapshot
 
 Emit = Callable[[Event], None]
 
@@ -61,6 +63,7 @@ class Session:
         self.backend: Backend | None = None
         self.summary: ModelSummary | None = None
         self.head: Head | None = None
+        self.specs: list[LayerSpec] = []
         self.history: list[EpochEnded] = []
         self._lock = threading.RLock()
 
@@ -93,7 +96,7 @@ class Session:
         if summary.params != count_params(specs):
             raise RuntimeError(f"{backend.name} built {summary.params} parameters, expected {count_params(specs)}")
         backend.set_data(ds.x_train, ds.y_train, ds.x_val, ds.y_val)
-        self.backend, self.summary = backend, summary
+        self.backend, self.summary, self.specs = backend, summary, specs
         return RunStarted(
             config=cfg, summary=summary, task=ds.task, n_train=len(ds.x_train), n_val=len(ds.x_val),
             class_names=ds.class_names, notes=ds.notes,
@@ -116,8 +119,27 @@ class Session:
     def boundary(self, rows: int, cols: int, epoch: int) -> BoundaryUpdated | None:
         if not self.dataset.is_2d or self.head.task == "multiclass":
             return None
-        values = self.predict_points(grid_points(rows, cols)).reshape(rows, cols)
-        return BoundaryUpdated(epoch=epoch, values=values.astype(np.float32))
+        extent = self.dataset.extent
+        values = self.predict_points(grid_points(rows, cols, extent)).reshape(rows, cols)
+        return BoundaryUpdated(epoch=epoch, values=values.astype(np.float32), extent=extent, axes=self.dataset.axes)
+
+    def network(self, shape: tuple[int, int], epoch: int,
+                map_shape: tuple[int, int] | None = None) -> tuple[NetworkUpdated, BoundaryUpdated | None]:
+        """The network view's snapshot and, when ``map_shape`` is given, the output map too.
+
+        With equal shapes both come from one forward pass over the grid.
+        """
+        with self._lock:
+            net, raw = snapshot(self.backend, self.specs, self.dataset, shape, epoch)
+        boundary = None
+        if map_shape is not None:
+            if raw is not None and tuple(map_shape) == tuple(shape) and self.head.task != "multiclass":
+                values = self.decision(raw).reshape(shape).astype(np.float32)
+                boundary = BoundaryUpdated(epoch=epoch, values=values, extent=self.dataset.extent,
+                                           axes=self.dataset.axes)
+            else:
+                boundary = self.boundary(map_shape[0], map_shape[1], epoch)
+        return net, boundary
 
     def save(self, directory: Path) -> Path:
         with self._lock:
@@ -152,9 +174,8 @@ class Session:
         cfg, ds = self.config, self.dataset
         epochs, bs, patience = cfg.train.epochs, cfg.train.batch_size, cfg.train.patience
         rng = np.random.default_rng(cfg.data.seed)
-        t0 = time.perf_counter()
         best_loss, best_acc, best_epoch, since_best = math.inf, None, 0, 0
-        last_grid = t0  # with an infinite interval (headless) the only map is the final one
+        last_grid = time.perf_counter()  # with an infinite interval the only map is the final one
         reason = "completed"
         last: EpochEnded | None = None
         val_out: np.ndarray | None = None
@@ -162,6 +183,8 @@ class Session:
         if control.grid_shape and math.isfinite(control.grid_interval):
             self._emit_boundary(emit, control, 0)
             last_grid = time.perf_counter()
+        # Timed from here: the untrained model's map (and a framework's first trace of it) is not training.
+        t0 = time.perf_counter()
 
         for epoch in range(1, epochs + 1):
             if not control.checkpoint():
@@ -219,9 +242,15 @@ class Session:
 
     def _emit_boundary(self, emit: Emit, control: RunControl, epoch: int) -> None:
         rows, cols = control.grid_shape
-        event = self.boundary(rows, cols, epoch)
+        net = None
+        if control.network_shape is not None:
+            net, event = self.network(control.network_shape, epoch, (rows, cols))
+        else:
+            event = self.boundary(rows, cols, epoch)
         if event is not None:
             emit(event)
+        if net is not None:
+            emit(net)
 
 
 def train(config: Config, emit: Emit | None = None, control: RunControl | None = None,

@@ -90,8 +90,10 @@ def _fmt(value: float | None) -> str:
 
 @dataclass(frozen=True)
 class BoundaryUpdated:
-    """The model's output over the [-6, 6]² domain, row 0 at the top (x2 = +6).
+    """The model's output over ``extent`` (x_lo, x_hi, y_lo, y_hi), row 0 at the top (largest y).
 
+    The extent is the playground's [-6, 6]² or a data file's own range with a
+    margin; ``axes`` names what runs across and up (x1, x2 or the file's columns).
     ``values`` are decision values in [-1, 1] (sign = class) for classification,
     raw predictions for regression.
     """
@@ -99,7 +101,45 @@ class BoundaryUpdated:
     epoch: int
     values: np.ndarray
     extent: tuple[float, float, float, float] = (-6.0, 6.0, -6.0, 6.0)
+    axes: tuple[str, str] = ("x1", "x2")
     kind: str = field(default="boundary_updated", init=False)
+
+
+@dataclass(frozen=True)
+class NeuronLayer:
+    """One column of the network view: the feature inputs, or a dense/conv layer.
+
+    ``grids`` (units, rows, cols) hold each neuron's output over the input
+    plane (row 0 at the top, x2 = +6), for 2-D data only; ``weights`` are the
+    incoming kernel in Keras layout ((inputs, units) for dense, (k, k, in,
+    filters) for conv) and ``biases`` one per unit, None for the inputs.
+    """
+
+    name: str  # "inputs", "dense", "dense_1", "conv2d", ...
+    kind: str  # inputs, dense, conv2d
+    activation: str  # "" for the inputs
+    labels: tuple[str, ...]
+    grids: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    biases: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class NetworkUpdated:
+    """What every neuron computes, with the weights between them (see ``tui_trainer.network``).
+
+    Sent with each ``BoundaryUpdated`` when the face asked for it
+    (``RunControl.network_shape``); all grids come from one forward pass.
+    For image data there are no grids: ``layers`` carry conv kernels and the
+    first dense layer's weights of a few neurons, to draw as small images.
+    """
+
+    epoch: int
+    layers: tuple[NeuronLayer, ...]
+    extent: tuple[float, float, float, float] = (-6.0, 6.0, -6.0, 6.0)
+    #: (h, w, c) when the inputs are images; the first dense layer's weights then reshape to it.
+    image_shape: tuple[int, ...] | None = None
+    kind: str = field(default="network_updated", init=False)
 
 
 @dataclass(frozen=True)
@@ -136,7 +176,7 @@ class RunFailed:
     kind: str = field(default="run_failed", init=False)
 
 
-Event = RunStarted | EpochEnded | BoundaryUpdated | ClassReport | RunFinished | RunFailed
+Event = RunStarted | EpochEnded | BoundaryUpdated | NetworkUpdated | ClassReport | RunFinished | RunFailed
 
 FINISH_REASONS = ("completed", "early-stopped", "diverged", "stopped")
 
@@ -169,8 +209,17 @@ def to_json_dict(event: Event) -> dict[str, Any]:
             "notes": list(event.notes),
         }
     elif isinstance(event, BoundaryUpdated):
-        data = {"kind": event.kind, "epoch": event.epoch, "extent": list(event.extent),
+        data = {"kind": event.kind, "epoch": event.epoch, "extent": list(event.extent), "axes": list(event.axes),
                 "values": np.round(event.values.astype(float), 4)}
+    elif isinstance(event, NetworkUpdated):
+        data = {"kind": event.kind, "epoch": event.epoch, "extent": list(event.extent),
+                "image_shape": None if event.image_shape is None else list(event.image_shape),
+                "layers": [{"name": layer.name, "type": layer.kind, "activation": layer.activation,
+                            "labels": list(layer.labels),
+                            **{key: None if value is None else np.round(value.astype(float), 4)
+                               for key, value in (("grids", layer.grids), ("weights", layer.weights),
+                                                  ("biases", layer.biases))}}
+                           for layer in event.layers]}
     elif isinstance(event, ClassReport):
         data = {"kind": event.kind, "class_names": list(event.class_names), "confusion": event.confusion,
                 "per_class_accuracy": list(event.per_class_accuracy)}

@@ -12,22 +12,29 @@ import os
 import sys
 from typing import IO
 
-from tui_trainer import mapview
+from tui_trainer import mapview, network
 from tui_trainer.data import Dataset
 from tui_trainer.events import (
     BoundaryUpdated,
     ClassReport,
     EpochEnded,
     Event,
+    NetworkUpdated,
     RunFailed,
     RunFinished,
     RunStarted,
     to_json_dict,
 )
 
-#: Map size in characters: twice as wide as tall, because terminal cells are tall.
-MAP_ROWS = 24
+#: Map size in pixels: 48 × 48, drawn two pixels to a character cell (24 lines of 48 characters).
+MAP_ROWS = 48
 MAP_COLS = 48
+#: Per-neuron map grids for ``--show-network``: half-block cells in colour (two grid rows per
+#: line), one shade character per cell without; both print 8 lines of 16 characters per neuron.
+NEURON_GRID_COLOR = (16, 16)
+NEURON_GRID_PLAIN = (8, 16)
+#: Width the neuron maps are wrapped to.
+NETWORK_WIDTH = 100
 
 
 def use_color(stream: IO[str]) -> bool:
@@ -46,12 +53,14 @@ class HeadlessPrinter:
     """Prints one line per epoch, then a summary, the map and the class report."""
 
     def __init__(self, stream: IO[str] | None = None, *, color: bool | None = None,
-                 dataset_getter=None) -> None:
+                 dataset_getter=None, show_network: bool = False) -> None:
         self.stream = stream or sys.stdout
         self.color = use_color(self.stream) if color is None else color
         self._dataset_getter = dataset_getter
+        self.show_network = show_network
         self.started: RunStarted | None = None
         self.boundary: BoundaryUpdated | None = None
+        self.network: NetworkUpdated | None = None
         self.report: ClassReport | None = None
         self._console = None
         if self.color:
@@ -77,6 +86,8 @@ class HeadlessPrinter:
             self._line(event.line())
         elif isinstance(event, BoundaryUpdated):
             self.boundary = event
+        elif isinstance(event, NetworkUpdated):
+            self.network = event
         elif isinstance(event, ClassReport):
             self.report = event
         elif isinstance(event, RunFinished):
@@ -104,8 +115,26 @@ class HeadlessPrinter:
                 self._line(row)
         if self.boundary is not None:
             self._map()
+        if self.show_network and self.network is not None:
+            self._network(self.network)
         if self.report is not None:
             self._class_report(self.report)
+
+    @property
+    def network_shape(self) -> tuple[int, int]:
+        """The per-neuron grid this printer draws best (see NEURON_GRID_*)."""
+        return NEURON_GRID_COLOR if self.color else NEURON_GRID_PLAIN
+
+    def _network(self, event: NetworkUpdated) -> None:
+        self._line()
+        self._line(f"the network, epoch {event.epoch}:")
+        for text in network.network_text(event, self.color, NETWORK_WIDTH):
+            if self.color and self._console is not None:
+                self._console.print(text)
+            else:
+                self._line(text.plain.rstrip())
+        if event.layers and event.layers[0].grids is not None:
+            self._line(network.legend(self.color, event.extent))
 
     def _map_points(self) -> list[mapview.MapPoints]:
         ds: Dataset | None = self._dataset_getter() if self._dataset_getter else None
@@ -121,14 +150,16 @@ class HeadlessPrinter:
         values = self.boundary.values
         points = self._map_points()
         what = "predicted value" if regression else "decision boundary"
+        extent, (across, up) = self.boundary.extent, self.boundary.axes
         self._line()
-        self._line(f"{what} over [-6, 6]^2 (x1 across, x2 up), epoch {self.boundary.epoch}:")
+        self._line(f"{what} over {across} [{extent[0]:g}, {extent[1]:g}] x {up} [{extent[2]:g}, {extent[3]:g}] "
+                   f"({across} across, {up} up), epoch {self.boundary.epoch}:")
         if self.color and self._console is not None:
-            self._console.print(mapview.render_rich(values, points, regression=regression))
+            self._console.print(mapview.render_rich(values, points, regression=regression, extent=extent))
         else:
             border = "+" + "-" * values.shape[1] + "+"
             self._line(border)
-            for row in mapview.render_ascii(values, points, regression=regression):
+            for row in mapview.render_ascii(values, points, regression=regression, extent=extent):
                 self._line(f"|{row}|")
             self._line(border)
         self._line(mapview.legend(self.color, regression))

@@ -20,6 +20,7 @@ from tui_trainer.events import (
     ClassReport,
     EpochEnded,
     Event,
+    NetworkUpdated,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -44,6 +45,12 @@ class EpochDone(Message):
 class BoundaryReady(Message):
     run_id: int
     event: BoundaryUpdated
+
+
+@dataclass
+class NetworkReady(Message):
+    run_id: int
+    event: NetworkUpdated
 
 
 @dataclass
@@ -140,6 +147,8 @@ def message_for(run_id: int, event: Event) -> Message:
         return EpochDone(run_id, (event,))
     if isinstance(event, BoundaryUpdated):
         return BoundaryReady(run_id, event)
+    if isinstance(event, NetworkUpdated):
+        return NetworkReady(run_id, event)
     if isinstance(event, RunStarted):
         return RunBegan(run_id, event)
     if isinstance(event, ClassReport):
