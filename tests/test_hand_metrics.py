@@ -129,8 +129,12 @@ class FixedWeights(Session):
             import torch
 
             assert self.backend._fast is not None  # a dense net takes the fast path ...
-            if self.autograd:
-                self.backend._fast = None  # ... unless the test asks for the autograd one
+            if self.autograd:  # ... unless the test asks for the autograd one (with torch.optim, as conv nets get)
+                from tui_trainer.backends.torch_backend import _optimizer
+
+                self.backend._fast = None
+                train = self.config.train
+                self.backend.optimizer = _optimizer(train.optimizer, self.backend.model.parameters(), train.learning_rate)
             linear = [m for m in self.backend.model.modules() if isinstance(m, torch.nn.Linear)][-1]
             with torch.no_grad():
                 linear.weight.copy_(torch.from_numpy(kernel.T.copy()))

@@ -350,9 +350,9 @@ def test_exporter_saves_the_weights_of_a_run_that_trained(tmp_path) -> None:
         session = FixedWeights(config(learning_rate=1e-9, epochs=2), dataset(), threads=1)
         exporter = RunExporter(tmp_path / folder, lambda s=session: s)
         session.run(exporter, control)
-        summary = json.loads((tmp_path / folder / "summary.json").read_text())
         if control is None:
+            summary = json.loads((tmp_path / folder / "summary.json").read_text())
             assert summary["weights"] == "model.pt" and exporter.weights == tmp_path / folder / "model.pt"
             assert (tmp_path / folder / "model.pt").stat().st_size > 0
-        else:  # stopped before the first epoch: nothing worth saving
-            assert summary["weights"] is None and not (tmp_path / folder / "model.pt").exists()
+        else:  # stopped before the first epoch: nothing worth keeping, not even the folder
+            assert exporter.weights is None and not (tmp_path / folder).exists()
