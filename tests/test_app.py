@@ -467,7 +467,8 @@ def test_digits_shows_images_with_predictions_and_a_class_report():
             event = app.run_state.class_report
             assert event is not None
             text = text_of(report)
-            assert "per-class accuracy (validation)" in text and "confusion (rows true, cols predicted)" in text
+            words = " ".join(text.split())  # titles may wrap in a narrow panel
+            assert "per-class accuracy (validation)" in words and "confusion (rows true, cols predicted)" in words
             conf = event.confusion
             assert conf.shape == (10, 10) and int(conf.sum()) == app.run_state.started.n_val
             # The table agrees with the run's own accuracy: the diagonal over the total is the final val_acc.
