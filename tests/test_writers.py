@@ -262,7 +262,7 @@ def test_other_events_as_json() -> None:
     values = np.array([[0.123456, -1.0]], np.float32)
     boundary = to_json_dict(BoundaryUpdated(epoch=4, values=values))
     assert boundary["kind"] == "boundary_updated" and boundary["epoch"] == 4
-    assert boundary["extent"] == [-6.0, 6.0, -6.0, 6.0]
+    assert boundary["extent"] == [-6.0, 6.0, -6.0, 6.0] and boundary["axes"] == ["x1", "x2"]
     assert boundary["values"][0][0] == pytest.approx(0.1235, abs=1e-4) and boundary["values"][0][1] == -1.0
     report = to_json_dict(ClassReport(class_names=("a", "b"), confusion=np.array([[2, 0], [1, 1]])))
     assert report["confusion"] == [[2, 0], [1, 1]] and report["per_class_accuracy"] == [1.0, 0.5]
@@ -365,3 +365,24 @@ def test_records_parsers_accept_what_other_features_may_add():
     assert epoch_events(events) == [events[0]]
     with pytest.raises(AssertionError):
         json_lines('{"loss": NaN}')
+
+
+def test_network_event_as_json() -> None:
+    from tui_trainer.events import NetworkUpdated, NeuronLayer
+
+    inputs = NeuronLayer(name="inputs", kind="inputs", activation="", labels=("X1", "X2"),
+                         grids=np.array([[[0.123456]], [[-1.0]]], np.float32))
+    dense = NeuronLayer(name="dense", kind="dense", activation="tanh", labels=("1",),
+                        grids=np.array([[[0.5]]], np.float32), weights=np.array([[0.25], [-0.75]], np.float32),
+                        biases=np.array([0.125], np.float32))
+    data = to_json_dict(NetworkUpdated(epoch=3, layers=(inputs, dense), image_shape=(8, 8, 1)))
+    assert json.loads(json.dumps(data, allow_nan=False)) == data
+    assert (data["kind"], data["epoch"], data["extent"], data["image_shape"]) == (
+        "network_updated", 3, [-6.0, 6.0, -6.0, 6.0], [8, 8, 1])
+    first, second = data["layers"]
+    assert {k: first[k] for k in ("name", "type", "activation", "labels", "weights", "biases")} == {
+        "name": "inputs", "type": "inputs", "activation": "", "labels": ["X1", "X2"], "weights": None, "biases": None}
+    assert first["grids"][0][0][0] == pytest.approx(0.1235, abs=1e-4) and first["grids"][1] == [[-1.0]]
+    assert (second["name"], second["type"], second["activation"], second["labels"]) == ("dense", "dense", "tanh", ["1"])
+    assert second["weights"] == [[0.25], [-0.75]] and second["biases"] == [0.125] and second["grids"] == [[[0.5]]]
+    assert to_json_dict(NetworkUpdated(epoch=0, layers=()))["image_shape"] is None
