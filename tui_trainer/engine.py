@@ -23,6 +23,7 @@ from tui_trainer.backends.base import BuildOptions, default_threads
 from tui_trainer.config import Config, check_consistency, resolve_loss, resolve_output_activation
 from tui_trainer.control import RunControl
 from tui_trainer.data import Dataset, expand_features, grid_points, load_dataset
+from tui_trainer.epoch_progress import EpochProgressReporter
 from tui_trainer.errors import UserError
 from tui_trainer.events import (
     BoundaryUpdated,
@@ -182,15 +183,17 @@ class Session:
         if control.grid_shape and math.isfinite(control.grid_interval):
             self._emit_boundary(emit, control, 0)
             last_grid = time.perf_counter()
+        progress = EpochProgressReporter(emit, epochs, len(ds.x_train), bs)
 
         for epoch in range(1, epochs + 1):
             if not control.checkpoint():
                 reason = "stopped"
                 break
             e0 = time.perf_counter()
+            progress.start(epoch)
             order = rng.permutation(len(ds.x_train))
             with self._lock:
-                stats = self.backend.train_epoch(order, bs, control.should_stop)
+                stats = self.backend.train_epoch(order, bs, control.should_stop, progress=progress)
                 if stats.stopped:
                     reason = "stopped"
                     break

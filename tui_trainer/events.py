@@ -156,6 +156,27 @@ class ClassReport:
 
 
 @dataclass(frozen=True)
+class EpochProgress:
+    """How far the current epoch has got: sent only while an epoch runs longer than about a second.
+
+    At most every ``epoch_progress.EVERY`` seconds, from inside the backend's batch
+    loop, so a long epoch (MNIST, a CNN on a CPU) shows movement before its line.
+    ``run_eta`` counts the epochs still to come at the pace of those done so far.
+    """
+
+    epoch: int
+    epochs: int
+    batches_done: int
+    batches: int
+    samples_done: int
+    samples: int
+    samples_per_s: float
+    epoch_eta: float  # seconds left in this epoch's training pass
+    run_eta: float  # seconds left in the whole run
+    kind: str = field(default="progress", init=False)
+
+
+@dataclass(frozen=True)
 class RunFinished:
     reason: str  # completed, early-stopped, diverged, stopped
     epochs_run: int
@@ -173,7 +194,8 @@ class RunFailed:
     kind: str = field(default="run_failed", init=False)
 
 
-Event = RunStarted | EpochEnded | BoundaryUpdated | NetworkUpdated | ClassReport | RunFinished | RunFailed
+Event = (RunStarted | EpochEnded | EpochProgress | BoundaryUpdated | NetworkUpdated | ClassReport | RunFinished
+         | RunFailed)
 
 FINISH_REASONS = ("completed", "early-stopped", "diverged", "stopped")
 

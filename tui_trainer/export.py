@@ -28,6 +28,7 @@ from typing import Any
 from tui_trainer.events import (
     BoundaryUpdated,
     EpochEnded,
+    EpochProgress,
     Event,
     RunFailed,
     RunFinished,
@@ -168,6 +169,8 @@ class RunExporter:
                     self._pending_grid = None
                 else:
                     self._pending_grid = event
+            elif isinstance(event, EpochProgress):
+                return  # transient, several a second: the log keeps whole epochs
             elif isinstance(event, RunFinished | RunFailed):
                 if self._pending_grid is not None and self._pending_grid.epoch > self._logged_grid_epoch:
                     self._log(self._pending_grid)
