@@ -193,7 +193,8 @@ class Session:
             progress.start(epoch)
             order = rng.permutation(len(ds.x_train))
             with self._lock:
-                stats = self.backend.train_epoch(order, bs, control.should_stop, progress=progress)
+                stats = self.backend.train_epoch(order, bs, control.should_stop,
+                                                 progress=progress if progress.enabled else None)
                 if stats.stopped:
                     reason = "stopped"
                     break

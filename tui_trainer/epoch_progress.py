@@ -8,6 +8,7 @@ down (``benchmarks/bench_mnist.py`` measures it).
 
 ``TUI_TRAINER_PROGRESS_AFTER`` and ``TUI_TRAINER_PROGRESS_EVERY`` (seconds)
 change the defaults: tests use 0 to see progress in a short run.
+``TUI_TRAINER_PROGRESS=off`` turns it off (the benchmark's reference).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class EpochProgressReporter:
         self._t0 = 0.0
         self._next = math.inf
         self._epoch_seconds: list[float] = []  # whole epochs (training, validation, events)
+        self.enabled = os.environ.get("TUI_TRAINER_PROGRESS", "").lower() not in ("off", "0", "no")
 
     def start(self, epoch: int) -> None:
         """A new epoch begins now."""

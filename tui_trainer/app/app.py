@@ -49,6 +49,7 @@ from tui_trainer.app.messages import (
     Courier,
     DataLoaded,
     EpochDone,
+    EpochProgressed,
     GalleryPredicted,
     PredictionDone,
     RunBegan,
@@ -565,6 +566,11 @@ class TrainerApp(App[None]):
             if run.control.paused and not self.closing_down:
                 # A paused (or stepped) model: show its map now, not the last one sent while training.
                 self._redraw_boundary(run, self._last_grid)
+
+    def on_epoch_progressed(self, message: EpochProgressed) -> None:
+        run = self._current(message.run_id)
+        if run is not None and not run.over:
+            run.progress = message.event  # drawn by the status line on its next tick
 
     def on_boundary_ready(self, message: BoundaryReady) -> None:
         run = self._current(message.run_id)
