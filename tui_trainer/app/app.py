@@ -560,9 +560,13 @@ class TrainerApp(App[None]):
     def on_epoch_done(self, message: EpochDone) -> None:
         run = self._current(message.run_id)
         if run is not None:
+            first = not run.epochs
             for event in message.events:
                 run.add_epoch(event)
             self.plot.mark_dirty()
+            if first and not self.closing_down:  # the first epoch shows at once, not at the next status tick
+                self._drawn["status"] = time.perf_counter()
+                self._update_status()
             if run.control.paused and not self.closing_down:
                 # A paused (or stepped) model: show its map now, not the last one sent while training.
                 self._redraw_boundary(run, self._last_grid)
