@@ -15,6 +15,11 @@ third of a second, too short to time, so runs are ``--epochs`` long (800).
 Then, with a long run going, it presses F6 (pause) and F6 again (resume)
 several times and prints how long each key took to show on the status line,
 and how long the engine went on before it stopped at the pause (target < 100 ms).
+
+Last, the network view: the same run in the app with the Network panel open
+(F2 on the 120x40 screen: every neuron's map and the links, redrawn live)
+against the app with it closed, interleaved, best of ``--repeats`` each; the
+ratio of the bests must be >= 0.95.  ``--sections network`` runs only that.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from tui_trainer import engine, presets  # noqa: E402
 from tui_trainer.app import TrainerApp, create_app  # noqa: E402
 from tui_trainer.app.app import engine_threads  # noqa: E402
-from tui_trainer.app.messages import EpochDone  # noqa: E402
+from tui_trainer.app.messages import EpochDone, NetworkReady  # noqa: E402
 from tui_trainer.config import Config, default_config  # noqa: E402
 
 SIZE = (120, 40)
@@ -205,8 +210,114 @@ def startup_section(backends: list[str], repeats: int) -> bool:
     return ok
 
 
+def per_call(fn: Callable[[], object], n: int = 20) -> float:
+    """Median seconds of one call."""
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+#: Costs of one network update, measured after the last "open" run: engine and UI side.
+COSTS: dict[str, float] = {}
+
+
+async def in_app_view(cfg: Config, network: bool) -> tuple[float, int, int, int]:
+    """Epochs/s in the app with the Network panel open (or not), the panel's draws and network events."""
+    app = create_app(cfg, preset_name="circle")
+    events: list[int] = []
+    hook = lambda m: events.append(m.event.epoch) if isinstance(m, NetworkReady) else None  # noqa: E731
+    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
+        await ready(pilot, app, cfg.train.backend)
+        if network:
+            await pilot.press("f2")  # 120x40: the network view takes the curves' place
+            await wait_until(pilot, lambda: app.network_visible())
+        view = app.query_one("#network-view")
+        draws_before = view.draws
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: app.run_state is not None and app.run_state.over, timeout=600)
+        run = app.run_state
+        if run.finished is None:
+            raise RuntimeError(f"app run failed: {run.failed}")
+        await pilot.pause(0.2)
+        rate = run.finished.epochs_run / run.finished.seconds
+        draws = view.draws - draws_before
+        if network:
+            session, shape = run.session, tuple(app._last_grid)
+            COSTS["map alone"] = per_call(lambda: session.boundary(shape[0], shape[1], 0))
+            COSTS["map + network"] = per_call(lambda: session.network(shape, 0, shape))
+
+            def draw() -> None:
+                view._dirty = True
+                app.draw_network()
+                view._ensure()
+
+            COSTS["UI draw"] = per_call(draw)
+        return rate, draws, len(events), app.boundary_map.draws
+
+
+def network_section(cfg: Config, repeats: int) -> bool:
+    closed, opened = [], []
+    draws = events = maps = 0
+    for _ in range(repeats):  # interleaved, so both see the same machine
+        rate, _, _, _ = asyncio.run(in_app_view(cfg, network=False))
+        closed.append(rate)
+        rate, draws, events, maps = asyncio.run(in_app_view(cfg, network=True))
+        opened.append(rate)
+    ratio = max(opened) / max(closed)
+    paired = sorted(o / c for o, c in zip(opened, closed, strict=True))
+    ok = ratio >= 0.95
+    print(f"  app, network view closed  : {max(closed):8.1f} epochs/s best of {repeats}"
+          f"  (median {statistics.median(closed):.1f})")
+    print(f"  app, network view open    : {max(opened):8.1f} epochs/s best of {repeats}"
+          f"  (median {statistics.median(opened):.1f}; last run: {events} network events, "
+          f"network drawn {draws}x, map {maps}x)")
+    print(f"  ratio open/closed         : {ratio:8.2f}   (target >= 0.95) {'OK' if ok else 'BELOW TARGET'}"
+          f"   run by run: {', '.join(f'{r:.2f}' for r in paired)}")
+    print(f"  one update, engine side   : map alone {COSTS['map alone'] * 1000:.2f} ms, map + every neuron "
+          f"{COSTS['map + network'] * 1000:.2f} ms (one forward pass)")
+    print(f"  one update, UI side       : network panel drawn in {COSTS['UI draw'] * 1000:.2f} ms")
+    return ok
+
+
 def ms(values: list[float]) -> str:
     return f"median {statistics.median(values) * 1000:6.1f} ms, max {max(values) * 1000:6.1f} ms"
+
+
+def speed_section(cfg: Config, repeats: int) -> bool:
+    ok = True
+    h_rates, a_rates = [], []
+    draws = maps = 0
+    for _ in range(repeats):  # interleaved, so both faces see the same machine
+        seconds, n = headless(cfg, None)
+        h_rates.append(n / seconds)
+        seconds, n, draws, maps = asyncio.run(in_app(cfg))
+        a_rates.append(n / seconds)
+    ratio = max(a_rates) / max(h_rates)
+    paired = sorted(a / h for a, h in zip(a_rates, h_rates, strict=True))
+    ok &= ratio >= 0.8
+    print(f"  headless engine.train : {max(h_rates):8.1f} epochs/s best of {repeats}"
+          f"  (median {statistics.median(h_rates):.1f})")
+    print(f"  in the app (F5)       : {max(a_rates):8.1f} epochs/s best of {repeats}"
+          f"  (median {statistics.median(a_rates):.1f}; last run drew the plot {draws}x, the map {maps}x)")
+    print(f"  ratio app/headless    : {ratio:8.2f}   (target >= 0.80) {'OK' if ratio >= 0.8 else 'BELOW TARGET'}"
+          f"   run by run: {', '.join(f'{r:.2f}' for r in paired)}")
+    return ok
+
+
+def keys_section(cfg: Config, presses: int) -> bool:
+    ok = True
+    lat = asyncio.run(key_latency(cfg, presses))
+    worst = max(lat["pause_ui"] + lat["resume_ui"])
+    ok &= worst < 0.1
+    print(f"  F6 pause  -> status 'paused'  : {ms(lat['pause_ui'])}")
+    print(f"  F6 pause  -> engine's last epoch: {ms(lat['pause_engine'])}")
+    print(f"  F6 resume -> status 'running' : {ms(lat['resume_ui'])}")
+    print(f"  F6 resume -> next epoch       : {ms(lat['resume_engine'])}")
+    print(f"  key handled < 100 ms          : {'OK' if worst < 0.1 else 'NO'} (worst {worst * 1000:.1f} ms)")
+    return ok
 
 
 def main() -> int:
@@ -215,10 +326,11 @@ def main() -> int:
     parser.add_argument("--backends", nargs="+", default=["torch", "tensorflow"], choices=["torch", "tensorflow"])
     parser.add_argument("--presses", type=int, default=5, help="pause/resume presses to time (default 5)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per face; the best counts (default 5)")
-    parser.add_argument("--startup-only", action="store_true", help="only first frame and F5 -> first epoch")
+    parser.add_argument("--sections", nargs="+", default=["speed", "keys", "network", "startup"],
+                        choices=["speed", "keys", "network", "startup"],
+                        help="speed: app vs headless; keys: F6 latency; network: network view open vs closed; "
+                             "startup: first frame and F5 -> first epoch")
     args = parser.parse_args()
-    if args.startup_only:
-        return 0 if startup_section(args.backends, args.repeats) else 1
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"tui-trainer app benchmark: circle preset, {args.epochs} epochs, {cores} cores, "
@@ -227,32 +339,15 @@ def main() -> int:
     for backend in args.backends:
         cfg = circle(backend, args.epochs)
         headless(cfg.with_updates({"train.epochs": 3}), None)  # import + first-call compile, untimed
-        h_rates, a_rates = [], []
-        draws = maps = 0
-        for _ in range(args.repeats):  # interleaved, so both faces see the same machine
-            seconds, n = headless(cfg, None)
-            h_rates.append(n / seconds)
-            seconds, n, draws, maps = asyncio.run(in_app(cfg))
-            a_rates.append(n / seconds)
-        ratio = max(a_rates) / max(h_rates)
-        paired = sorted(a / h for a, h in zip(a_rates, h_rates, strict=True))
-        ok &= ratio >= 0.8
         print(f"\n[{backend}]")
-        print(f"  headless engine.train : {max(h_rates):8.1f} epochs/s best of {args.repeats}"
-              f"  (median {statistics.median(h_rates):.1f})")
-        print(f"  in the app (F5)       : {max(a_rates):8.1f} epochs/s best of {args.repeats}"
-              f"  (median {statistics.median(a_rates):.1f}; last run drew the plot {draws}x, the map {maps}x)")
-        print(f"  ratio app/headless    : {ratio:8.2f}   (target >= 0.80) {'OK' if ratio >= 0.8 else 'BELOW TARGET'}"
-              f"   run by run: {', '.join(f'{r:.2f}' for r in paired)}")
-        lat = asyncio.run(key_latency(cfg, args.presses))
-        worst = max(lat["pause_ui"] + lat["resume_ui"])
-        ok &= worst < 0.1
-        print(f"  F6 pause  -> status 'paused'  : {ms(lat['pause_ui'])}")
-        print(f"  F6 pause  -> engine's last epoch: {ms(lat['pause_engine'])}")
-        print(f"  F6 resume -> status 'running' : {ms(lat['resume_ui'])}")
-        print(f"  F6 resume -> next epoch       : {ms(lat['resume_engine'])}")
-        print(f"  key handled < 100 ms          : {'OK' if worst < 0.1 else 'NO'} (worst {worst * 1000:.1f} ms)")
-    ok &= startup_section(args.backends, args.repeats)
+        if "speed" in args.sections:
+            ok &= speed_section(cfg, args.repeats)
+        if "keys" in args.sections:
+            ok &= keys_section(cfg, args.presses)
+        if "network" in args.sections:
+            ok &= network_section(cfg, args.repeats)
+    if "startup" in args.sections:
+        ok &= startup_section(args.backends, args.repeats)
     print("\nall targets met" if ok else "\nsome targets missed")
     return 0 if ok else 1
 

@@ -90,8 +90,10 @@ def _fmt(value: float | None) -> str:
 
 @dataclass(frozen=True)
 class BoundaryUpdated:
-    """The model's output over the [-6, 6]² domain, row 0 at the top (x2 = +6).
+    """The model's output over ``extent`` (x_lo, x_hi, y_lo, y_hi), row 0 at the top (largest y).
 
+    The extent is the playground's [-6, 6]² or a data file's own range with a
+    margin; ``axes`` names what runs across and up (x1, x2 or the file's columns).
     ``values`` are decision values in [-1, 1] (sign = class) for classification,
     raw predictions for regression.
     """
@@ -99,6 +101,7 @@ class BoundaryUpdated:
     epoch: int
     values: np.ndarray
     extent: tuple[float, float, float, float] = (-6.0, 6.0, -6.0, 6.0)
+    axes: tuple[str, str] = ("x1", "x2")
     kind: str = field(default="boundary_updated", init=False)
 
 
@@ -228,7 +231,7 @@ def to_json_dict(event: Event) -> dict[str, Any]:
             "notes": list(event.notes),
         }
     elif isinstance(event, BoundaryUpdated):
-        data = {"kind": event.kind, "epoch": event.epoch, "extent": list(event.extent),
+        data = {"kind": event.kind, "epoch": event.epoch, "extent": list(event.extent), "axes": list(event.axes),
                 "values": np.round(event.values.astype(float), 4)}
     elif isinstance(event, NetworkUpdated):
         data = {"kind": event.kind, "epoch": event.epoch, "extent": list(event.extent),

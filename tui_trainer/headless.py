@@ -28,8 +28,8 @@ from tui_trainer.events import (
     to_json_dict,
 )
 
-#: Map size in characters: twice as wide as tall, because terminal cells are tall.
-MAP_ROWS = 24
+#: Map size in pixels: 48 × 48, drawn two pixels to a character cell (24 lines of 48 characters).
+MAP_ROWS = 48
 MAP_COLS = 48
 #: Per-neuron map grids for ``--show-network``: half-block cells in colour (two grid rows per
 #: line), one shade character per cell without; both print 8 lines of 16 characters per neuron.
@@ -136,7 +136,7 @@ class HeadlessPrinter:
             else:
                 self._line(text.plain.rstrip())
         if event.layers and event.layers[0].grids is not None:
-            self._line(network.legend(self.color))
+            self._line(network.legend(self.color, event.extent))
 
     def _map_points(self) -> list[mapview.MapPoints]:
         ds: Dataset | None = self._dataset_getter() if self._dataset_getter else None
@@ -152,14 +152,16 @@ class HeadlessPrinter:
         values = self.boundary.values
         points = self._map_points()
         what = "predicted value" if regression else "decision boundary"
+        extent, (across, up) = self.boundary.extent, self.boundary.axes
         self._line()
-        self._line(f"{what} over [-6, 6]^2 (x1 across, x2 up), epoch {self.boundary.epoch}:")
+        self._line(f"{what} over {across} [{extent[0]:g}, {extent[1]:g}] x {up} [{extent[2]:g}, {extent[3]:g}] "
+                   f"({across} across, {up} up), epoch {self.boundary.epoch}:")
         if self.color and self._console is not None:
-            self._console.print(mapview.render_rich(values, points, regression=regression))
+            self._console.print(mapview.render_rich(values, points, regression=regression, extent=extent))
         else:
             border = "+" + "-" * values.shape[1] + "+"
             self._line(border)
-            for row in mapview.render_ascii(values, points, regression=regression):
+            for row in mapview.render_ascii(values, points, regression=regression, extent=extent):
                 self._line(f"|{row}|")
             self._line(border)
         self._line(mapview.legend(self.color, regression))

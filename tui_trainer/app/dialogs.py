@@ -6,7 +6,9 @@ Each dialog only asks; the app does the saving and loading, so the rules
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.text import Text
 from textual import on
@@ -18,8 +20,61 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui_trainer import presets
+from tui_trainer.config import Config
 from tui_trainer.errors import ConfigError
 from tui_trainer.presets import PresetInfo
+
+#: How the form's optimizers and losses read in a description.
+OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "momentum", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
+                   "adagrad": "Adagrad"}
+LOSS_NAMES = {"mse": "MSE", "binary_crossentropy": "binary cross-entropy",
+              "categorical_crossentropy": "cross-entropy", "auto": "auto loss"}
+
+
+def _data_name(cfg: Config) -> str:
+    """The data in a few letters: the dataset, or a data file's name without its folder and suffix."""
+    if cfg.data.dataset == "file" and cfg.data.path:
+        return Path(cfg.data.path).stem
+    return cfg.data.dataset
+
+
+def describe_config(cfg: Config) -> str:
+    """A preset description from what the form holds, in the textbook's words:
+    ``spiral: x1, x2 -> 16 tanh -> 8 tanh -> 1 tanh, MSE, Adam 0.03, batch 15, 2000 epochs, torch``."""
+    m, t = cfg.model, cfg.train
+    if m.layers:
+        net = " -> ".join(layer.type for layer in m.layers)
+    else:
+        hidden = [f"{units} {act}" for units, act in zip(m.hidden, m.activation, strict=True)]
+        net = " -> ".join([", ".join(cfg.data.features), *hidden, f"out {m.output_activation}"])
+    noise = f" (noise {cfg.data.noise:g})" if cfg.data.noise else ""
+    return (f"{_data_name(cfg)}{noise}: {net}, {LOSS_NAMES.get(t.loss, t.loss)}, "
+            f"{OPTIMIZER_NAMES.get(t.optimizer, t.optimizer)} {t.learning_rate:g}, batch {t.batch_size}, "
+            f"{t.epochs} epochs, {t.backend}")
+
+
+def propose_name(cfg: Config) -> str:
+    """A preset name from the form: data, hidden widths and framework, e.g. ``spiral-16-8-torch``."""
+    widths = [] if cfg.model.layers else [str(w) for w in cfg.model.hidden]
+    name = "-".join([_data_name(cfg), *widths, cfg.train.backend])
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")
+    return name or "my-preset"
+
+
+def save_proposal(cfg: Config, preset: str | None, modified: bool, user_preset: bool) -> tuple[str, str]:
+    """The name and description the save dialog starts with.
+
+    Your own preset is saved over itself (after asking); an unchanged built-in
+    as ``my-<name>``.  A changed form gets a description made from what it now
+    holds, never the old preset's words, and, unless it came from your own
+    preset, a name made from it too (``spiral-16-8-torch``).
+    """
+    description = describe_config(cfg) if modified or not cfg.description else cfg.description
+    if preset and user_preset:
+        return preset, description
+    if preset and not modified:
+        return f"my-{preset}", description
+    return propose_name(cfg), description
 
 
 @dataclass(frozen=True)
@@ -35,7 +90,8 @@ class SavePresetScreen(ModalScreen[SaveRequest | None]):
 
     def __init__(self, name: str, description: str) -> None:
         super().__init__()
-        self._name = name
+        # Not ``_name``: textual's DOM nodes keep their own name there.
+        self._proposed_name = name
         self._description = description
 
     def compose(self) -> ComposeResult:
@@ -43,7 +99,7 @@ class SavePresetScreen(ModalScreen[SaveRequest | None]):
             yield Label("Save the form as a preset", classes="dialog-title")
             yield Static(f"folder: {presets.user_dir()}", classes="dialog-note")
             yield Label("name (letters, digits, - and _):")
-            yield Input(self._name, compact=True, id="preset-name")
+            yield Input(self._proposed_name, compact=True, id="preset-name")
             yield Static("", id="name-error", classes="field-error")
             yield Label("description:")
             yield Input(self._description, compact=True, id="preset-description")

@@ -21,6 +21,7 @@ from tui_trainer.events import (
     EpochEnded,
     EpochProgress,
     Event,
+    NetworkUpdated,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -53,6 +54,12 @@ class EpochProgressed(Message):
 class BoundaryReady(Message):
     run_id: int
     event: BoundaryUpdated
+
+
+@dataclass
+class NetworkReady(Message):
+    run_id: int
+    event: NetworkUpdated
 
 
 @dataclass
@@ -151,6 +158,8 @@ def message_for(run_id: int, event: Event) -> Message:
         return EpochProgressed(run_id, event)
     if isinstance(event, BoundaryUpdated):
         return BoundaryReady(run_id, event)
+    if isinstance(event, NetworkUpdated):
+        return NetworkReady(run_id, event)
     if isinstance(event, RunStarted):
         return RunBegan(run_id, event)
     if isinstance(event, ClassReport):

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
-from tui_trainer.app.state import BACKEND_NAMES, RunState, fmt_duration, fmt_float
+from tui_trainer.app.state import BACKEND_NAMES, RunState, fmt_duration, fmt_epoch_time, fmt_float
 from tui_trainer.events import EpochEnded, EpochProgress
 
 #: Epochs in the table (plus the best one when it is older); the full history is in the plot.
@@ -20,17 +20,20 @@ TABLE_ROWS = 15
 
 
 class MetricsTable(DataTable):
-    """Latest epochs: loss, accuracy (or MAE), seconds; the best epoch starred.
+    """Latest epochs: loss, accuracy (or MAE), epoch time; the best epoch starred.
 
     The ``TABLE_ROWS`` + 1 rows exist from the start and are rewritten in place,
     with fixed column widths: adding or removing rows makes Textual lay out the
     whole screen again, which a fast run must not pay several times a second.
     """
 
-    WIDTHS = {"epoch": 5, "loss": 7, "acc": 5, "mae": 7, "val_loss": 8, "val_acc": 7, "val_mae": 7, "sec": 5}
+    #: Widths including the one-space gap before each right-aligned column: the cells have no
+    #: padding of their own, so the whole table (with timings) is 43 wide and fits the 45
+    #: columns it gets at 80x24 and the panel's 47 at 120x40.
+    WIDTHS = {"epoch": 6, "loss": 8, "acc": 6, "mae": 8, "val_loss": 9, "val_acc": 8, "val_mae": 8, "time": 6}
 
     def __init__(self, *, show_timings: bool = True, **kwargs: object) -> None:
-        super().__init__(cursor_type="none", zebra_stripes=False, **kwargs)
+        super().__init__(cursor_type="none", zebra_stripes=False, cell_padding=0, **kwargs)
         self.show_timings = show_timings
         self._regression: bool | None = None
         self._shown: tuple[int, int, int] | None = None
@@ -50,7 +53,7 @@ class MetricsTable(DataTable):
         metric = "mae" if regression else "acc"
         columns = ["epoch", "loss", metric, "val_loss", f"val_{metric}"]
         if self.show_timings:
-            columns.append("sec")
+            columns.append("time")
         for name in columns:
             self.add_column(Text(name, justify="right"), key=name, width=self.WIDTHS[name])
         # All rows up front, blank: a run then only rewrites cells and never relayouts the screen.
@@ -72,7 +75,7 @@ class MetricsTable(DataTable):
             Text(fmt_float(val_metric, digits), style=style, justify="right"),
         ]
         if self.show_timings:
-            cells.append(Text(f"{event.seconds:.3f}", style="dim", justify="right"))
+            cells.append(Text(fmt_epoch_time(event.seconds), style="dim", justify="right"))
         return cells
 
     def _write(self, rows: list[list[Text]]) -> None:
@@ -146,11 +149,22 @@ class StatusLine(Static):
         super().update(content, layout=layout)
 
     def show(self, *, run: RunState | None, now: float, show_timings: bool, backend: str, loading: str | None,
-             params: int | None, preset: str | None, note: tuple[str, bool] | None) -> None:
-        """Compose the line; ``note`` is (text, is_error), shown right after the state."""
+             params: int | None, preset: str | None, note: tuple[str, bool] | None, stale: bool = False,
+             modified: bool = False) -> None:
+        """Compose the line; ``note`` is (text, is_error), shown right after the state.
+
+        ``stale``: the run is over and the form has changed since, so the line
+        says "idle", names the last run in grey, and the framework and
+        parameter count are the form's (what F5 would train), not the old run's.
+        ``modified``: the form differs from the preset it was loaded from.
+        """
         parts: list[tuple[str, str]] = []
         if run is None:
             parts.append(("idle", "bold"))
+        elif stale:
+            parts.append(("idle", "bold"))
+            done = run.last.epoch if run.last else 0
+            parts.append((f"last run {run.phase()} at epoch {done}/{run.total_epochs}", "dim"))
         else:
             phase = run.phase()
             style = {"running": "bold green", "paused": "bold yellow", "failed": "bold red"}.get(phase, "bold")
@@ -170,7 +184,7 @@ class StatusLine(Static):
             # Right after the state, so a narrow terminal cuts the details, not the news.
             words, is_error = note
             parts.insert(1, (words, "bold red" if is_error else "italic"))
-        summary = run.started.summary if run is not None and run.started else None
+        summary = run.started.summary if run is not None and run.started and not stale else None
         if summary is not None:
             parts.append((f"{BACKEND_NAMES.get(summary.backend, summary.backend)} {summary.device}", ""))
             parts.append((f"{summary.params:,} params", ""))
@@ -182,7 +196,7 @@ class StatusLine(Static):
             if params is not None:
                 parts.append((f"{params:,} params", ""))
         if preset:
-            parts.append((f"preset {preset}", "dim"))
+            parts.append((f"preset {preset}" + (" (modified)" if modified else ""), "dim"))
         text = Text()
         for i, (words, style) in enumerate(parts):
             if i:
