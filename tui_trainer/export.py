@@ -45,6 +45,7 @@ from tui_trainer.runstore import (
     clear_run_files,
     now_iso,
 )
+from tui_trainer.versions import run_versions
 
 __all__ = ["CSV_COLUMNS", "RUN_FILES", "GridSchedule", "RunExporter", "check_output_dir"]
 
@@ -272,6 +273,10 @@ class RunExporter:
                 self.best_weights = atomic_save(self.dir / f"best{suffix}", lambda stem: session.save(stem.parent))
                 self._best_saved_epoch = best.epoch
         summary = to_json_dict(event)
+        # What made these numbers: the model's size, where it ran and the versions involved.
+        summary.update({key: self._state.get(key) for key in ("backend", "device", "params")})
+        backend = self._state.get("backend")
+        summary["versions"] = run_versions(backend) if backend else None
         summary["weights"] = self.weights.name if self.weights else None
         summary["best_weights"] = self.best_weights.name if self.best_weights else None
         summary["best_weights_epoch"] = self._best_saved_epoch or None
