@@ -10,6 +10,7 @@ import json
 import math
 import os
 import sys
+import time
 from typing import IO
 
 from tui_trainer import mapview, network
@@ -18,6 +19,7 @@ from tui_trainer.events import (
     BoundaryUpdated,
     ClassReport,
     EpochEnded,
+    EpochProgress,
     Event,
     NetworkUpdated,
     RunFailed,
@@ -137,7 +139,7 @@ class HeadlessPrinter:
             else:
                 self._line(text.plain.rstrip())
         if event.layers and event.layers[0].grids is not None:
-            self._line(network.legend(self.color))
+            self._line(network.legend(self.color, event.extent))
 
     def _map_points(self) -> list[mapview.MapPoints]:
         ds: Dataset | None = self._dataset_getter() if self._dataset_getter else None
@@ -203,12 +205,22 @@ class HeadlessPrinter:
             self._line(f"{name:<{width}}" + "".join(f"{int(v):>{cell}}" for v in row))
 
 
+#: Shortest time between two ``progress`` objects in --json output (seconds).
+JSON_PROGRESS_EVERY = 1.0
+
+
 class JsonLinesPrinter:
-    """One JSON object per event, one per line, flushed as it happens."""
+    """One JSON object per event, one per line, flushed as it happens (``progress`` at most once a second)."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream or sys.stdout
+        self._progress_at = -math.inf
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, EpochProgress):
+            now = time.monotonic()
+            if now - self._progress_at < JSON_PROGRESS_EVERY:
+                return
+            self._progress_at = now
         self.stream.write(json.dumps(to_json_dict(event), allow_nan=False) + "\n")
         self.stream.flush()

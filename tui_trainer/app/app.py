@@ -52,13 +52,17 @@ from tui_trainer.app.messages import (
     Courier,
     DataLoaded,
     EpochDone,
+    EpochProgressed,
     GalleryPredicted,
+    NetworkReady,
     PredictionDone,
     RunBegan,
     RunEnded,
 )
 from tui_trainer.app.metrics import MetricsTable, StatusLine
 from tui_trainer.app.model_panel import ModelPanel, describe_prediction, parse_point, planned_summary
+from tui_trainer.app.network_control import NetworkViewMixin
+from tui_trainer.app.network_view import NetworkPanel
 from tui_trainer.app.plot import LossPlot
 from tui_trainer.app.state import BACKEND_NAMES, Clock, RunState, UiBudget
 from tui_trainer.backends import BACKEND_MODULES, is_installed
@@ -84,12 +88,12 @@ STATUS_INTERVAL = 0.5
 #: gives the GIL up in every framework call; with the default it may then wait up to 5 ms for
 #: the UI thread each time, which can halve a fast run.  1 ms keeps both moving.
 SWITCH_INTERVAL = 0.001
-VIEWS = ("train", "map", "model")
+VIEWS = ("train", "map", "model", "network")
 TABLE_TITLE = "epochs (newest first, ★ best)"
 #: How much each panel's wait counts when a fast run leaves time for one panel per tick.
-PRIORITY = {"plot": 1.0, "map": 1.0, "table": 0.5, "status": 2.0}
+PRIORITY = {"plot": 1.0, "map": 1.0, "table": 0.5, "status": 2.0, "network": 1.0}
 #: Seconds a panel may go undrawn while the UI is over its budget.
-MAX_STALE = {"plot": 1.0, "map": 1.0, "table": 1.5, "status": 1.0}
+MAX_STALE = {"plot": 1.0, "map": 1.0, "table": 1.5, "status": 1.0, "network": 1.0}
 #: Playground data is drawn from Python's and numpy's global random generators, seeded and
 #: restored around each load; two loads at once (a preview and a run) would mix their
 #: streams, so the app's threads load one dataset at a time.
@@ -107,7 +111,7 @@ def engine_threads() -> int:
     return max(1, default_threads() - 1)
 
 
-class TrainerApp(PlaygroundKeys, App[None]):
+class TrainerApp(PlaygroundKeys, NetworkViewMixin, App[None]):
     """Build a network in the side panel, train it, watch it learn."""
 
     CSS_PATH = "app.tcss"
@@ -121,7 +125,7 @@ class TrainerApp(PlaygroundKeys, App[None]):
         Binding("f8", "step", "Step", priority=True, tooltip="train one epoch, then pause"),
         Binding("ctrl+s", "save_preset", "Save", priority=True, tooltip="save the form as a preset"),
         Binding("ctrl+o", "open_preset", "Open", priority=True, tooltip="open a preset"),
-        Binding("f2", "next_view", "View", tooltip="next panel (narrow screens)"),
+        Binding("f2", "next_view", "View", tooltip="next panel (narrow screens); training curves or the network (wide)"),
         Binding("f3", "toggle_form", "Form", tooltip="hide or show the form"),
         Binding("f4", "predict", "Ask", tooltip="ask the model about a point (the predict box)"),
         Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="stop any run and quit"),
@@ -181,6 +185,7 @@ class TrainerApp(PlaygroundKeys, App[None]):
                     with Vertical(id="train-panel", classes="panel"):
                         yield LossPlot(id="loss-plot")
                         yield MetricsTable(id="metrics", show_timings=self.show_timings)
+                    yield NetworkPanel(id="network-panel", classes="panel")
                     yield MapPanel(id="map-panel", classes="panel")
                     yield ModelPanel(id="model-panel", classes="panel")
         yield WrappingFooter(compact=True, show_command_palette=False)
@@ -268,6 +273,7 @@ class TrainerApp(PlaygroundKeys, App[None]):
         if self.closing_down:
             return
         check = self._validate()
+        self._network_dirty = True
         if event.key in ("train.backend", "preset"):
             self._preload_backend(self.form.choice("train.backend"))
         if check.ok and self.preview_key != check.config.data:
@@ -408,7 +414,12 @@ class TrainerApp(PlaygroundKeys, App[None]):
             panel.set_mode("map")
             panel.set_legend(mapview.legend(color=not plain, regression=regression))
             boundary = run.boundary if trained and run.boundary is not None else None
-            if boundary is None:
+            neuron = self.neuron_map()
+            if neuron is not None:
+                values, scaled, what = neuron
+                panel.set_title(ds.name, what, "Esc: output map", axis_note(ds))
+                self.boundary_map.show(values, map_points(ds), regression=scaled, plain=plain, extent=ds.extent)
+            elif boundary is None:
                 panel.set_title(ds.name, "no model yet", split, axis_note(ds))
                 self.boundary_map.show(None, map_points(ds), regression=regression, plain=plain, extent=ds.extent)
             else:
@@ -446,10 +457,13 @@ class TrainerApp(PlaygroundKeys, App[None]):
             return
         shape = map_shape(event.size)
         self._last_grid = shape
+        self._network_dirty = True
         run = self.run_state
         if run is None:
             return
         run.control.grid_shape = shape
+        if run.control.network_shape is not None:
+            run.control.network_shape = shape
         if (run.over or run.control.paused) and run.boundary is not None and run.boundary.values.shape != shape:
             if self._map_resize_timer is not None:
                 self._map_resize_timer.stop()
@@ -466,8 +480,13 @@ class TrainerApp(PlaygroundKeys, App[None]):
         session = run.session
         if session.backend is None or session.head is None:
             return
+        epoch = session.history[-1].epoch if session.history else 0
         try:
-            event = session.boundary(shape[0], shape[1], session.history[-1].epoch if session.history else 0)
+            if run.control.network_shape is not None:  # the network view is open: its maps too, same pass
+                net, event = session.network(shape, epoch, shape)
+                self.post_message(NetworkReady(run.run_id, net))
+            else:
+                event = session.boundary(shape[0], shape[1], epoch)
         except Exception:  # noqa: BLE001 - keep the old map if the model can't be asked
             return
         if event is not None:
@@ -483,8 +502,6 @@ class TrainerApp(PlaygroundKeys, App[None]):
         # don't apply say why instead, and the buttons show what applies.
         if action in self.RUN_ACTIONS and isinstance(self.screen, ModalScreen):
             return False
-        if action == "next_view" and self.screen.has_class("-wide") and self.screen.has_class("-tall"):
-            return False  # every panel is on screen: no tabs to cycle, and the footer has a key less
         return True
 
     def _sync_controls(self) -> None:
@@ -514,6 +531,7 @@ class TrainerApp(PlaygroundKeys, App[None]):
         control = RunControl()
         control.grid_interval = GRID_INTERVAL
         control.grid_shape = self._last_grid
+        control.network_shape = self._last_grid if self.network_wanted() else None
         if stepping:
             control.step()
         dataset = self.preview if self.preview_key == cfg.data else None
@@ -584,12 +602,21 @@ class TrainerApp(PlaygroundKeys, App[None]):
     def on_epoch_done(self, message: EpochDone) -> None:
         run = self._current(message.run_id)
         if run is not None:
+            first = not run.epochs
             for event in message.events:
                 run.add_epoch(event)
             self.plot.mark_dirty()
+            if first and not self.closing_down:  # the first epoch shows at once, not at the next status tick
+                self._drawn["status"] = time.perf_counter()
+                self._update_status()
             if run.control.paused and not self.closing_down:
                 # A paused (or stepped) model: show its map now, not the last one sent while training.
                 self._redraw_boundary(run, self._last_grid)
+
+    def on_epoch_progressed(self, message: EpochProgressed) -> None:
+        run = self._current(message.run_id)
+        if run is not None and not run.over:
+            run.progress = message.event  # drawn by the status line on its next tick
 
     def on_boundary_ready(self, message: BoundaryReady) -> None:
         run = self._current(message.run_id)
@@ -682,6 +709,8 @@ class TrainerApp(PlaygroundKeys, App[None]):
             jobs["table"] = lambda: self.table.show(run)
         if self._boundary_dirty or self._report_dirty:
             jobs["map"] = self._draw_map
+        if self._network_dirty and self.network_visible():
+            jobs["network"] = self.draw_network
         racing = self._run_active() and not self.run_state.control.paused
         # Paused, the status is drawn with the table, so both show the same newest epoch.
         status_due = force or not racing or now - self._drawn.get("status", 0.0) >= STATUS_INTERVAL
@@ -789,6 +818,10 @@ class TrainerApp(PlaygroundKeys, App[None]):
     def action_next_view(self) -> None:
         tabs = self.query_one("#view-tabs", Tabs)
         current = (tabs.active or f"tab-{VIEWS[0]}").removeprefix("tab-")
+        if self.screen.has_class("-wide") and self.screen.has_class("-tall"):
+            # Every panel is on screen but one: the network takes the training curves' place.
+            tabs.active = "tab-train" if current == "network" else "tab-network"
+            return
         tabs.active = f"tab-{VIEWS[(VIEWS.index(current) + 1) % len(VIEWS)]}"
 
     def action_predict(self) -> None:
@@ -804,6 +837,9 @@ class TrainerApp(PlaygroundKeys, App[None]):
         panels = self.query_one("#panels")
         for view in VIEWS:
             panels.set_class(event.tab.id == f"tab-{view}", f"-view-{view}")
+        self.sync_network_request()
+        if event.tab.id == "tab-network":
+            self.query_one("#network-view").focus()  # arrow keys walk the neurons at once
 
     @on(Button.Pressed, "#btn-start")
     def _start_pressed(self) -> None:
@@ -917,6 +953,7 @@ class TrainerApp(PlaygroundKeys, App[None]):
         if self.closing_down:
             return
         self.model_panel.show_result(message.text, ok=message.ok)
+        self.update_inspector()  # the selected neuron's value at the new point
 
     # -- quitting ---------------------------------------------------------------------------------
     async def action_quit(self) -> None:

@@ -15,8 +15,8 @@ from textual.containers import HorizontalGroup
 from textual.widget import Widget
 from textual.widgets import Footer
 
-#: The most rows the footer takes, however narrow the screen.
-MAX_ROWS = 2
+#: The most rows the footer takes, however narrow the screen (three only when a panel adds keys).
+MAX_ROWS = 3
 
 
 def key_width(item: Widget) -> int:
@@ -49,7 +49,7 @@ class WrappingFooter(Footer):
     WrappingFooter {
         layout: vertical;
         height: auto;
-        max-height: 2;
+        max-height: 3;
     }
     WrappingFooter > HorizontalGroup.footer-row {
         height: 1;
