@@ -82,8 +82,11 @@ class HeadlessPrinter:
                 f"tui-trainer: {cfg.data.dataset} ({event.task}), {event.n_train} train / {event.n_val} validation samples, "
                 f"{event.summary.params:,} params, {event.summary.backend} on {event.summary.device}"
             )
+            # Notes go to stderr: stdout stays the header, the epoch lines and the summary, so a
+            # script reading the epoch lines never meets "note: labels ..." between them.
             for note in event.notes:
-                self._line(f"note: {note}")
+                sys.stderr.write(f"note: {note}\n")
+            sys.stderr.flush()
         elif isinstance(event, EpochEnded):
             self._line(event.line())
         elif isinstance(event, BoundaryUpdated):
