@@ -24,6 +24,7 @@ from tui_trainer.events import (
     RunStarted,
     to_json_dict,
 )
+from tui_trainer.textsafe import printable
 
 #: Map size in characters: twice as wide as tall, because terminal cells are tall.
 MAP_ROWS = 24
@@ -60,7 +61,8 @@ class HeadlessPrinter:
             self._console = Console(file=self.stream, force_terminal=True, highlight=False, soft_wrap=True)
 
     def _line(self, text: str = "") -> None:
-        self.stream.write(text + "\n")
+        # Lines quote user text (file names, labels, notes): never let it carry escapes.
+        self.stream.write(printable(text) + "\n")
         self.stream.flush()
 
     def __call__(self, event: Event) -> None:
@@ -82,7 +84,7 @@ class HeadlessPrinter:
         elif isinstance(event, RunFinished):
             self._summary(event)
         elif isinstance(event, RunFailed):
-            sys.stderr.write(f"tui-trainer: error: {event.message}\n")
+            sys.stderr.write(f"tui-trainer: error: {printable(event.message)}\n")
             sys.stderr.flush()
 
     # -- the end-of-run summary ------------------------------------------------------------
@@ -134,13 +136,15 @@ class HeadlessPrinter:
         self._line(mapview.legend(self.color, regression))
 
     def _class_report(self, report: ClassReport) -> None:
-        names = report.class_names
+        names = [printable(n) for n in report.class_names]
         acc = report.per_class_accuracy
         support = report.confusion.sum(axis=1)
         self._line()
         if self.color and self._console is not None:
             from rich.table import Table
+            from rich.text import Text
 
+            names = [Text(n) for n in names]  # Text: class names are never read as markup
             table = Table(title="per-class accuracy (validation)")
             table.add_column("class")
             table.add_column("accuracy", justify="right")
