@@ -7,10 +7,12 @@ the frameworks and Textual are imported only once they are needed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -191,7 +193,7 @@ def _main(argv: list[str] | None = None) -> int:
 
         preset_name = args.preset or "circle"
         with quiet.native_stderr_diverted(not args.verbose):
-            create_app(config, preset_name=preset_name).run()
+            _run_app(create_app(config, preset_name=preset_name))
         return EXIT_OK
     return run_headless(config, args)
 
@@ -215,6 +217,42 @@ def _guarded(consumer: Callable[[Any], None]) -> Callable[[Any], None]:
             silence_stdout()
 
     return call
+
+
+def _run_app(app) -> None:
+    """Run the app, and leave at once when it is closed while background work is still going.
+
+    Framework and data imports can't be interrupted; Python would wait for them
+    (seconds for TensorFlow) before the process ends, and asyncio would first
+    join its worker threads.  So the app runs on a loop whose thread pool we
+    own: once the app has returned (the terminal is restored and a run, if any,
+    has stopped), threads still busy are simply abandoned with ``os._exit``.
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tui_trainer.app.app import IMPORT_THREAD_PREFIX
+
+    loop = asyncio.new_event_loop()
+    pool = ThreadPoolExecutor(thread_name_prefix="tui-trainer-worker")
+    loop.set_default_executor(pool)
+    try:
+        app.run(loop=loop)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        loop.close()
+    deadline = time.monotonic() + 0.05  # idle pool threads leave within milliseconds
+    while True:
+        alive = [t for t in threading.enumerate() if t.is_alive() and t is not threading.main_thread()]
+        importing = any(t.name.startswith(IMPORT_THREAD_PREFIX) for t in alive)
+        if not importing and not any(not t.daemon for t in alive):
+            return
+        if importing or time.monotonic() > deadline:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError, ValueError):
+                    stream.flush()
+            os._exit(EXIT_OK)
+        time.sleep(0.01)
 
 
 def run_headless(config, args: argparse.Namespace) -> int:
