@@ -20,6 +20,9 @@ def isolated_config(tmp_path_factory, monkeypatch):
     """Every test gets its own empty user presets folder."""
     home = tmp_path_factory.mktemp("xdg")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    # ... and its own runs folder: every run is recorded, and tests must not fill the user's.
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.delenv("TUI_TRAINER_RUNS", raising=False)
     return home / "tui-trainer" / "presets"
 
 

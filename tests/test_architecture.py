@@ -14,7 +14,8 @@ from tests.conftest import REPO
 CORE = ["tui_trainer.config", "tui_trainer.presets", "tui_trainer.data", "tui_trainer.engine",
         "tui_trainer.events", "tui_trainer.control", "tui_trainer.layers", "tui_trainer.metrics",
         "tui_trainer.backends", "tui_trainer.headless", "tui_trainer.export", "tui_trainer.mapview",
-        "tui_trainer.images", "tui_trainer.files"]
+        "tui_trainer.images", "tui_trainer.files", "tui_trainer.progress", "tui_trainer.runfiles",
+        "tui_trainer.runstore", "tui_trainer.launch"]
 
 
 def test_import_linter_contracts_hold():

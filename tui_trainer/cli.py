@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 from tui_trainer import __version__, arguments
@@ -27,6 +28,8 @@ EXIT_FAILED = 4
 EXIT_INTERRUPTED = 130
 #: Signals that end a headless run the way Ctrl-C does; the exit code is 128 + the signal number.
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+#: Seconds between boundary maps of a headless run (the event log thins them further).
+HEADLESS_GRID_INTERVAL = 30.0
 
 EPILOG = """\
 examples:
@@ -34,6 +37,8 @@ examples:
   tui-trainer --preset spiral --no-ui           train headless, one line per epoch
   tui-trainer --preset circle --no-ui --backend torch --set model.hidden=[8,8]
   tui-trainer --preset my.toml --no-ui --json --output runs/a
+  tui-trainer --preset spiral --detach          train in the background, print the run id
+  tui-trainer runs                              list recorded runs (runs rm RUN, runs prune)
 
 exit codes:
   0 success, 1 --min-val-acc/--max-val-loss missed, 2 bad input,
@@ -68,9 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train")
     p.add_argument("--no-ui", action="store_true", help="train headless: print one line per epoch, then a summary")
     p.add_argument("--json", action="store_true", help="with --no-ui: print one JSON object per event instead")
+    p.add_argument("--show-network", action="store_true",
+                   help="with --no-ui: after training print every neuron's map (2-D data) or the first "
+                        "layer's weights as images; with --json, emit a network_updated event with the grids")
     p.add_argument("--output", metavar="DIR", type=arguments.output_location,
-                   help="write config.toml, history.csv, history.jsonl, summary.json and weights to DIR")
+                   help="record the run in DIR (config.toml, history.jsonl/.csv, state.json, summary.json, weights) "
+                        "instead of a new folder in the runs folder")
     p.add_argument("--overwrite", action="store_true", help="allow --output into a folder that holds an earlier run")
+    p.add_argument("--runs-dir", metavar="DIR", default=None,
+                   help="where runs are stored (default: $TUI_TRAINER_RUNS or ~/.local/share/tui-trainer/runs)")
+    p.add_argument("--detach", action="store_true",
+                   help="train headless in the background: print the run id and folder and return at once")
+    p.add_argument("--adopt", metavar="DIR", type=Path, default=None, help=argparse.SUPPRESS)
     p.add_argument("--min-val-acc", type=arguments.accuracy_target, metavar="X",
                    help="exit 1 if the final val_acc is below X (0..1)")
     p.add_argument("--max-val-loss", type=arguments.loss_target, metavar="X",
@@ -161,15 +175,29 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in ("runs",):
+        from tui_trainer.runs_cli import main as runs_main
+
+        return runs_main(argv)
     args = build_parser().parse_args(argv)
+    if args.detach:
+        args.no_ui = True
     from tui_trainer.errors import UserError
 
     if args.list_presets:
         return list_presets(as_json=args.json)
     if args.json and not args.no_ui:
         return _fail("--json needs --no-ui (the app draws to the terminal itself)")
+    if args.show_network and not args.no_ui:
+        return _fail("--show-network needs --no-ui (the app has a Network tab)")
     try:
-        config = resolve_config(args)
+        if args.adopt is not None:
+            from tui_trainer.launch import adopted_config
+
+            config = adopted_config(args)
+        else:
+            config = resolve_config(args)
         if args.show_config:
             from tui_trainer.presets import dumps
 
@@ -181,6 +209,10 @@ def _main(argv: list[str] | None = None) -> int:
             check_output_dir(args.output, overwrite=args.overwrite)
         if (args.min_val_acc is not None) and config.task == "regression":
             raise UserError(f"--min-val-acc: {config.data.dataset} is a regression dataset with no accuracy; use --max-val-loss")
+        if args.detach:
+            from tui_trainer.launch import detach
+
+            return detach(config, args)
     except UserError as exc:
         return _fail(str(exc))
     if not args.no_ui:
@@ -271,20 +303,25 @@ def _run_headless(config, args: argparse.Namespace) -> int:
     from tui_trainer.control import RunControl
     from tui_trainer.engine import RunResult, Session
     from tui_trainer.errors import UserError
-    from tui_trainer.headless import MAP_COLS, MAP_ROWS, HeadlessPrinter, JsonLinesPrinter
+    from tui_trainer.headless import MAP_COLS, MAP_ROWS, NEURON_GRID_COLOR, HeadlessPrinter, JsonLinesPrinter
 
     session = Session(config)
     control = RunControl()
     control.grid_shape = (MAP_ROWS, MAP_COLS)
-    control.grid_interval = float("inf")  # the map only at the end
-    printer = JsonLinesPrinter() if args.json else HeadlessPrinter(dataset_getter=lambda: session.dataset)
+    # A map now and then for the run folder (attach shows it); the printer draws only the last.
+    control.grid_interval = HEADLESS_GRID_INTERVAL
+    printer = JsonLinesPrinter() if args.json else HeadlessPrinter(dataset_getter=lambda: session.dataset,
+                                                                    show_network=args.show_network)
+    if args.show_network:
+        control.network_shape = printer.network_shape if isinstance(printer, HeadlessPrinter) else NEURON_GRID_COLOR
     consumers = [_guarded(printer)]
-    exporter = None
-    if args.output is not None:
-        from tui_trainer.export import RunExporter
+    from tui_trainer.launch import open_run_folder
 
-        exporter = RunExporter(args.output, lambda: session)
-        consumers.append(exporter)
+    try:  # the folder's lock is taken here, before the framework is imported
+        exporter = open_run_folder(config, args, session_getter=lambda: session, on_fault=lambda exc: control.stop())
+    except UserError as exc:
+        return _fail(str(exc))
+    consumers.append(exporter)
 
     def emit(event) -> None:
         for consumer in consumers:
@@ -322,11 +359,12 @@ def _run_headless(config, args: argparse.Namespace) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     result = holder.get("result")
+    exporter.close()
     if result is None:
         return _fail("training thread ended without a result", EXIT_FAILED)
+    if exporter.error is not None:
+        return _fail(exporter.fault_message(), EXIT_FAILED)
     if result.failed is not None:
-        if exporter is not None:
-            exporter.close()
         if args.json:  # the JSON stream has the event; people and CI logs still get the line
             _note(f"error: {result.failed.message}")
         return EXIT_USAGE if isinstance(result.error, UserError) else EXIT_FAILED

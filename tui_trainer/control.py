@@ -19,6 +19,9 @@ class RunControl:
         self.grid_shape: tuple[int, int] | None = None
         #: Minimum seconds between boundary updates while training.
         self.grid_interval: float = 0.25
+        #: Grid (rows, cols) of the per-neuron maps; when set, every boundary update also sends a
+        #: ``NetworkUpdated`` (one forward pass for both when the shapes agree). None = no network view.
+        self.network_shape: tuple[int, int] | None = None
 
     # -- called from any thread (the UI) --------------------------------------------------
     def pause(self) -> None:

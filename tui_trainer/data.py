@@ -1,6 +1,7 @@
 """Datasets as plain numpy arrays, ready for any backend.
 
-Playground data comes from ``playground-data`` (``plygdata``), which draws from
+Playground data comes from ``tui_trainer.playground`` (the generators of
+``playground-data``, without its matplotlib import), which draw from
 Python's global ``random`` and numpy's global RNG: we seed both for a run and put
 their old states back, so a seeded run is reproducible and the caller's own
 random streams are untouched.
@@ -9,13 +10,13 @@ random streams are untouched.
 from __future__ import annotations
 
 import importlib
-import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from tui_trainer import playground
 from tui_trainer.config import FEATURES, PLAYGROUND_DATASETS, REGRESSION_DATASETS, Config
 from tui_trainer.errors import DataError
 
@@ -105,26 +106,18 @@ class _SeededGlobalRNGs:
         np.random.set_state(self._np)
 
 
-def _plygdata():
-    # plygdata imports matplotlib.pyplot at import time; never let that pick a GUI backend.
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    return importlib.import_module("plygdata")
-
-
 def generate_points(dataset: str, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """All points of a playground dataset, before the split: (n, 2) and (n,)."""
-    pg = _plygdata()
     with _SeededGlobalRNGs(seed):
-        rows = np.asarray(pg.generate_data(dataset, noise), dtype=np.float64)
+        rows = np.asarray(playground.generate_data(dataset, noise), dtype=np.float64)
     return rows[:, :2], rows[:, 2]
 
 
 def load_playground(cfg: Config) -> Dataset:
     d = cfg.data
-    pg = _plygdata()
     with _SeededGlobalRNGs(d.seed):
-        rows = pg.generate_data(d.dataset, d.noise)
-        x_tr, y_tr, x_va, y_va = pg.split_data(rows, training_size=d.train_ratio)
+        rows = playground.generate_data(d.dataset, d.noise)
+        x_tr, y_tr, x_va, y_va = playground.split_data(rows, training_size=d.train_ratio)
     task = "regression" if d.dataset in REGRESSION_DATASETS else "binary"
     return Dataset(
         name=d.dataset,

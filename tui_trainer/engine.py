@@ -30,11 +30,13 @@ from tui_trainer.events import (
     EpochEnded,
     Event,
     ModelSummary,
+    NetworkUpdated,
     RunFailed,
     RunFinished,
     RunStarted,
 )
-from tui_trainer.layers import build_specs, count_params
+from tui_trainer.layers import LayerSpec, build_specs, count_params
+from tui_trainer.network import snapshot
 
 Emit = Callable[[Event], None]
 
@@ -61,6 +63,7 @@ class Session:
         self.backend: Backend | None = None
         self.summary: ModelSummary | None = None
         self.head: Head | None = None
+        self.specs: list[LayerSpec] = []
         self.history: list[EpochEnded] = []
         self._lock = threading.RLock()
 
@@ -93,7 +96,7 @@ class Session:
         if summary.params != count_params(specs):
             raise RuntimeError(f"{backend.name} built {summary.params} parameters, expected {count_params(specs)}")
         backend.set_data(ds.x_train, ds.y_train, ds.x_val, ds.y_val)
-        self.backend, self.summary = backend, summary
+        self.backend, self.summary, self.specs = backend, summary, specs
         return RunStarted(
             config=cfg, summary=summary, task=ds.task, n_train=len(ds.x_train), n_val=len(ds.x_val),
             class_names=ds.class_names, notes=ds.notes,
@@ -118,6 +121,23 @@ class Session:
             return None
         values = self.predict_points(grid_points(rows, cols)).reshape(rows, cols)
         return BoundaryUpdated(epoch=epoch, values=values.astype(np.float32))
+
+    def network(self, shape: tuple[int, int], epoch: int,
+                map_shape: tuple[int, int] | None = None) -> tuple[NetworkUpdated, BoundaryUpdated | None]:
+        """The network view's snapshot and, when ``map_shape`` is given, the output map too.
+
+        With equal shapes both come from one forward pass over the grid.
+        """
+        with self._lock:
+            net, raw = snapshot(self.backend, self.specs, self.dataset, shape, epoch)
+        boundary = None
+        if map_shape is not None:
+            if raw is not None and tuple(map_shape) == tuple(shape) and self.head.task != "multiclass":
+                values = self.decision(raw).reshape(shape).astype(np.float32)
+                boundary = BoundaryUpdated(epoch=epoch, values=values)
+            else:
+                boundary = self.boundary(map_shape[0], map_shape[1], epoch)
+        return net, boundary
 
     def save(self, directory: Path) -> Path:
         with self._lock:
@@ -219,9 +239,15 @@ class Session:
 
     def _emit_boundary(self, emit: Emit, control: RunControl, epoch: int) -> None:
         rows, cols = control.grid_shape
-        event = self.boundary(rows, cols, epoch)
+        net = None
+        if control.network_shape is not None:
+            net, event = self.network(control.network_shape, epoch, (rows, cols))
+        else:
+            event = self.boundary(rows, cols, epoch)
         if event is not None:
             emit(event)
+        if net is not None:
+            emit(net)
 
 
 def train(config: Config, emit: Emit | None = None, control: RunControl | None = None,

@@ -103,6 +103,43 @@ class BoundaryUpdated:
 
 
 @dataclass(frozen=True)
+class NeuronLayer:
+    """One column of the network view: the feature inputs, or a dense/conv layer.
+
+    ``grids`` (units, rows, cols) hold each neuron's output over the input
+    plane (row 0 at the top, x2 = +6), for 2-D data only; ``weights`` are the
+    incoming kernel in Keras layout ((inputs, units) for dense, (k, k, in,
+    filters) for conv) and ``biases`` one per unit, None for the inputs.
+    """
+
+    name: str  # "inputs", "dense", "dense_1", "conv2d", ...
+    kind: str  # inputs, dense, conv2d
+    activation: str  # "" for the inputs
+    labels: tuple[str, ...]
+    grids: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    biases: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class NetworkUpdated:
+    """What every neuron computes, with the weights between them (see ``tui_trainer.network``).
+
+    Sent with each ``BoundaryUpdated`` when the face asked for it
+    (``RunControl.network_shape``); all grids come from one forward pass.
+    For image data there are no grids: ``layers`` carry conv kernels and the
+    first dense layer's weights of a few neurons, to draw as small images.
+    """
+
+    epoch: int
+    layers: tuple[NeuronLayer, ...]
+    extent: tuple[float, float, float, float] = (-6.0, 6.0, -6.0, 6.0)
+    #: (h, w, c) when the inputs are images; the first dense layer's weights then reshape to it.
+    image_shape: tuple[int, ...] | None = None
+    kind: str = field(default="network_updated", init=False)
+
+
+@dataclass(frozen=True)
 class ClassReport:
     """Per-class accuracy and confusion matrix on the validation set (multiclass)."""
 
@@ -136,7 +173,7 @@ class RunFailed:
     kind: str = field(default="run_failed", init=False)
 
 
-Event = RunStarted | EpochEnded | BoundaryUpdated | ClassReport | RunFinished | RunFailed
+Event = RunStarted | EpochEnded | BoundaryUpdated | NetworkUpdated | ClassReport | RunFinished | RunFailed
 
 FINISH_REASONS = ("completed", "early-stopped", "diverged", "stopped")
 
@@ -171,6 +208,15 @@ def to_json_dict(event: Event) -> dict[str, Any]:
     elif isinstance(event, BoundaryUpdated):
         data = {"kind": event.kind, "epoch": event.epoch, "extent": list(event.extent),
                 "values": np.round(event.values.astype(float), 4)}
+    elif isinstance(event, NetworkUpdated):
+        data = {"kind": event.kind, "epoch": event.epoch, "extent": list(event.extent),
+                "image_shape": None if event.image_shape is None else list(event.image_shape),
+                "layers": [{"name": layer.name, "type": layer.kind, "activation": layer.activation,
+                            "labels": list(layer.labels),
+                            **{key: None if value is None else np.round(value.astype(float), 4)
+                               for key, value in (("grids", layer.grids), ("weights", layer.weights),
+                                                  ("biases", layer.biases))}}
+                           for layer in event.layers]}
     elif isinstance(event, ClassReport):
         data = {"kind": event.kind, "class_names": list(event.class_names), "confusion": event.confusion,
                 "per_class_accuracy": list(event.per_class_accuracy)}

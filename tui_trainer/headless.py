@@ -12,13 +12,14 @@ import os
 import sys
 from typing import IO
 
-from tui_trainer import mapview
+from tui_trainer import mapview, network
 from tui_trainer.data import Dataset
 from tui_trainer.events import (
     BoundaryUpdated,
     ClassReport,
     EpochEnded,
     Event,
+    NetworkUpdated,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -29,6 +30,12 @@ from tui_trainer.textsafe import printable
 #: Map size in characters: twice as wide as tall, because terminal cells are tall.
 MAP_ROWS = 24
 MAP_COLS = 48
+#: Per-neuron map grids for ``--show-network``: half-block cells in colour (two grid rows per
+#: line), one shade character per cell without; both print 8 lines of 16 characters per neuron.
+NEURON_GRID_COLOR = (16, 16)
+NEURON_GRID_PLAIN = (8, 16)
+#: Width the neuron maps are wrapped to.
+NETWORK_WIDTH = 100
 
 
 def use_color(stream: IO[str]) -> bool:
@@ -47,12 +54,14 @@ class HeadlessPrinter:
     """Prints one line per epoch, then a summary, the map and the class report."""
 
     def __init__(self, stream: IO[str] | None = None, *, color: bool | None = None,
-                 dataset_getter=None) -> None:
+                 dataset_getter=None, show_network: bool = False) -> None:
         self.stream = stream or sys.stdout
         self.color = use_color(self.stream) if color is None else color
         self._dataset_getter = dataset_getter
+        self.show_network = show_network
         self.started: RunStarted | None = None
         self.boundary: BoundaryUpdated | None = None
+        self.network: NetworkUpdated | None = None
         self.report: ClassReport | None = None
         self._console = None
         if self.color:
@@ -79,6 +88,8 @@ class HeadlessPrinter:
             self._line(event.line())
         elif isinstance(event, BoundaryUpdated):
             self.boundary = event
+        elif isinstance(event, NetworkUpdated):
+            self.network = event
         elif isinstance(event, ClassReport):
             self.report = event
         elif isinstance(event, RunFinished):
@@ -106,8 +117,26 @@ class HeadlessPrinter:
                 self._line(row)
         if self.boundary is not None:
             self._map()
+        if self.show_network and self.network is not None:
+            self._network(self.network)
         if self.report is not None:
             self._class_report(self.report)
+
+    @property
+    def network_shape(self) -> tuple[int, int]:
+        """The per-neuron grid this printer draws best (see NEURON_GRID_*)."""
+        return NEURON_GRID_COLOR if self.color else NEURON_GRID_PLAIN
+
+    def _network(self, event: NetworkUpdated) -> None:
+        self._line()
+        self._line(f"the network, epoch {event.epoch}:")
+        for text in network.network_text(event, self.color, NETWORK_WIDTH):
+            if self.color and self._console is not None:
+                self._console.print(text)
+            else:
+                self._line(text.plain.rstrip())
+        if event.layers and event.layers[0].grids is not None:
+            self._line(network.legend(self.color))
 
     def _map_points(self) -> list[mapview.MapPoints]:
         ds: Dataset | None = self._dataset_getter() if self._dataset_getter else None

@@ -67,6 +67,7 @@ from tui_trainer.control import RunControl
 from tui_trainer.data import Dataset, load_dataset
 from tui_trainer.engine import Session
 from tui_trainer.errors import UserError
+from tui_trainer.launch import store_exporter
 from tui_trainer.textsafe import printable
 
 #: Name prefix of the threads that import a framework (daemon threads; see ``_import_backend``).
@@ -534,11 +535,17 @@ class TrainerApp(App[None]):
         """Runs the engine; every event goes to the UI as a message, nothing else crosses."""
         worker = get_current_worker()
         courier = Courier(run.run_id, self.post_message, lambda: run.control.paused)
+        try:  # every run is recorded in the runs folder (tui-trainer runs lists it)
+            recorder = store_exporter(self.preset_name, run.config, lambda: run.session)
+        except UserError:
+            recorder = None
 
         def emit(event: Any) -> None:
             if worker.is_cancelled:
                 run.control.stop()
             courier(event)
+            if recorder is not None:
+                recorder(event)
 
         try:
             if run.session.dataset is None:
@@ -551,6 +558,8 @@ class TrainerApp(App[None]):
                         pass
             run.session.run(emit, run.control)
         finally:
+            if recorder is not None:
+                recorder.close()
             run.thread_done.set()
 
     def _current(self, run_id: int) -> RunState | None:

@@ -89,6 +89,19 @@ class Backend(Protocol):
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Raw outputs (n, n_outputs) for arbitrary inputs, in inference mode."""
 
+    def activations(self, x: np.ndarray) -> list[np.ndarray]:
+        """Every layer's output for inputs ``x`` in one forward pass in inference mode.
+
+        One array per layer spec, in order (dropout passes its input on; conv
+        outputs are channels-last), so a face can draw what each neuron computes.
+        """
+
+    def weights(self) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """Per layer spec: (kernel, bias) in Keras layout, or None for layers without parameters.
+
+        Dense kernels are (inputs, units); conv kernels (k, k, in_channels, filters).
+        """
+
     def save(self, path: Path) -> Path:
         """Save weights next to ``path`` with the framework's own suffix; returns the file."""
 

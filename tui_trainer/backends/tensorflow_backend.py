@@ -72,14 +72,19 @@ class TensorFlowBackend:
                 tf.config.threading.set_intra_op_parallelism_threads(opts.threads)
             except RuntimeError:
                 pass  # already initialised in this process; the first setting stays
+        # Grappler's graph rewrites cost ~40 ms on a function's first call and win nothing on a
+        # few-hundred-parameter net; big nets (conv fusions) keep them.  Process-wide, set per build.
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": sum(s.params for s in specs) < 100_000})
         names = layer_names(specs)
         with tf.device(self._device):
             inputs = keras.Input(shape=input_shape)
             x = inputs
             self._penalized = []
+            self._layers: list[keras.layers.Layer] = []
             for i, (spec, name) in enumerate(zip(specs, names, strict=True)):
                 layer = self._layer(spec, name, opts.seed * 1000 + i)
                 x = layer(x)
+                self._layers.append(layer)
                 if spec.regularize:
                     self._penalized.append(layer)
             self.model = keras.Model(inputs, x)
@@ -151,12 +156,13 @@ class TensorFlowBackend:
         optimizer = self.optimizer
         variables = model.trainable_variables
 
-        @tf.function(reduce_retracing=True)
+        # autograph=False: the loop is an explicit tf.while_loop, so tracing skips autograph's
+        # source rewriting (~0.6 s of a playground run's first epoch).
+        @tf.function(reduce_retracing=True, autograph=False)
         def train_chunk(x, y, order, start, stop, batch_size):
             n = tf.shape(order)[0]
-            loss_sum = tf.constant(0.0)
-            metric_sum = tf.constant(0.0)
-            for b in tf.range(start, stop):
+
+            def body(b, loss_sum, metric_sum):
                 lo = b * batch_size
                 hi = tf.minimum(lo + batch_size, n)
                 idx = order[lo:hi]
@@ -168,21 +174,39 @@ class TensorFlowBackend:
                     total = tf.reduce_mean(per_sample) + self._penalty()
                 grads = tape.gradient(total, variables)
                 optimizer.apply_gradients(zip(grads, variables, strict=True))
-                loss_sum += tf.reduce_sum(per_sample)
-                metric_sum += tf.reduce_sum(self._per_sample_metric(yb, out))
+                return (b + 1, loss_sum + tf.reduce_sum(per_sample),
+                        metric_sum + tf.reduce_sum(self._per_sample_metric(yb, out)))
+
+            _, loss_sum, metric_sum = tf.while_loop(
+                lambda b, *_: b < stop, body, (start, tf.constant(0.0), tf.constant(0.0)))
             return loss_sum, metric_sum
 
-        @tf.function(reduce_retracing=True)
+        # One trace for every batch size (validation, map grid, predict box), not one per shape.
+        @tf.function(input_signature=[tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)], autograph=False)
         def forward(x):
             return model(x, training=False)
 
-        @tf.function(reduce_retracing=True)
+        # Every layer's output from one graph, for the network view (see ``activations``).
+        probe = keras.Model(model.inputs, [layer.output for layer in self._layers])
+
+        @tf.function(reduce_retracing=True, autograph=False)
+        def layer_outputs(x):
+            return probe(x, training=False)
+
+        @tf.function(reduce_retracing=True, autograph=False)
         def loss_sum(y, out):
             return tf.reduce_sum(self._per_sample_loss(y, out))
 
+        @tf.function(reduce_retracing=True, autograph=False)
+        def evaluate_all(x, y):  # validation outputs and loss in one call per epoch
+            out = model(x, training=False)
+            return tf.reduce_sum(self._per_sample_loss(y, out)), out
+
+        self._evaluate_all = evaluate_all
         self._train_chunk = train_chunk
         self._forward = forward
         self._loss_sum = loss_sum
+        self._layer_outputs = layer_outputs
 
     # -- data and loops ------------------------------------------------------------------------
     def set_data(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> None:
@@ -225,14 +249,33 @@ class TensorFlowBackend:
         return tf.concat([self._forward(x[i : i + step]) for i in range(0, n, step)], axis=0)
 
     def evaluate(self) -> tuple[float, np.ndarray]:
+        n = max(int(self._yv.shape[0]), 1)
         with tf.device(self._device):
+            if n <= 8192:
+                total, out = self._evaluate_all(self._xv, self._yv)
+                return float(total) / n, out.numpy()
             out = self._outputs(self._xv)
-            loss = float(self._loss_sum(self._yv, out)) / max(int(self._yv.shape[0]), 1)
+            loss = float(self._loss_sum(self._yv, out)) / n
         return loss, out.numpy()
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         with tf.device(self._device):
             return self._outputs(tf.constant(np.asarray(x, np.float32))).numpy()
+
+    def activations(self, x: np.ndarray) -> list[np.ndarray]:
+        with tf.device(self._device):
+            outs = self._layer_outputs(tf.constant(np.asarray(x, np.float32)))
+        outs = outs if isinstance(outs, list | tuple) else [outs]
+        return [np.asarray(o) for o in outs]
+
+    def weights(self) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        out: list[tuple[np.ndarray, np.ndarray] | None] = []
+        for layer in self._layers:
+            if isinstance(layer, keras.layers.Dense | keras.layers.Conv2D):
+                out.append((np.asarray(layer.kernel.numpy()), np.asarray(layer.bias.numpy())))
+            else:
+                out.append(None)
+        return out
 
     def save(self, path: Path) -> Path:
         target = Path(path).with_suffix(".keras")

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tui_trainer.backends import torch_dense
+from tui_trainer.backends import torch_dense, torch_optimizers
 from tui_trainer.backends.base import BuildOptions, EpochStats, Head, binary_targets, summary_from_specs
 from tui_trainer.errors import BackendUnavailable
 from tui_trainer.events import ModelSummary
@@ -99,6 +99,8 @@ class TorchBackend:
             modules: list[nn.Module] = []
             self._penalized: list[torch.Tensor] = []
             channels_first = False
+            #: Per spec: where its modules end in the Sequential, and whether its output is channels-first.
+            self._spec_ends: list[tuple[int, bool]] = []
             for spec in specs:
                 if spec.kind in ("conv2d", "maxpool2d") and not channels_first:
                     modules.append(_ChannelsFirst())
@@ -107,10 +109,15 @@ class TorchBackend:
                     modules.append(_ChannelsLast())
                     channels_first = False
                 modules.extend(self._modules(spec))
+                self._spec_ends.append((len(modules), channels_first))
+            self._kinds = [spec.kind for spec in specs]
             self.model = nn.Sequential(*modules).to(self.device)
             self._rng_state = torch.get_rng_state()
-        self.optimizer = _optimizer(opts.optimizer, self.model.parameters(), opts.learning_rate)
-        self._fast = self._dense_fast_path(specs) if torch_dense.supports([s.kind for s in specs]) else None
+        dense = torch_dense.supports([s.kind for s in specs])
+        # Dense nets never touch torch.optim, whose first use imports torch._dynamo (~0.7 s).
+        self.optimizer = (torch_optimizers.ForeachOptimizer(opts.optimizer, list(self.model.parameters()), opts.learning_rate)
+                          if dense else _optimizer(opts.optimizer, self.model.parameters(), opts.learning_rate))
+        self._fast = self._dense_fast_path(specs) if dense else None
         params = sum(p.numel() for p in self.model.parameters())
         device = str(self.device) if self.device.type == "cpu" else f"cuda:{torch.cuda.current_device()} ({torch.cuda.get_device_name()})"
         return summary_from_specs(specs, self.name, device.upper() if device == "cpu" else device, params, input_shape)
@@ -214,7 +221,6 @@ class TorchBackend:
 
     def train_epoch(self, order: np.ndarray, batch_size: int, should_stop: Callable[[], bool]) -> EpochStats:
         model, opt = self.model, self.optimizer
-        model.train()
         n = len(order)
         idx = torch.as_tensor(np.asarray(order, np.int64), device=self.device)
         # Shuffle once per epoch, then take contiguous slices: no per-batch gather of indices.
@@ -225,6 +231,7 @@ class TorchBackend:
         done = 0
         if self._fast is not None:
             return self._train_epoch_fast(x_all, y_all, batch_size, should_stop)
+        model.train()
         with torch.random.fork_rng(devices=[]):
             torch.set_rng_state(self._rng_state)
             for lo in range(0, n, batch_size):
@@ -257,13 +264,15 @@ class TorchBackend:
 
         def loop() -> int:
             count = 0
-            for lo in range(0, n, batch_size):
-                if should_stop():
-                    break
-                loss, out = step(x_all[lo : lo + batch_size], y_all[lo : lo + batch_size])
-                losses.append(loss)
-                outs.append(out)
-                count += len(out)
+            train_batch = step.train_batch
+            with torch.no_grad():  # once per epoch rather than once per batch
+                for lo in range(0, n, batch_size):
+                    if should_stop():
+                        break
+                    loss, out = train_batch(x_all[lo : lo + batch_size], y_all[lo : lo + batch_size])
+                    losses.append(loss)
+                    outs.append(out)
+                    count = min(lo + batch_size, n)
             return count
 
         if step.has_dropout:
@@ -284,11 +293,17 @@ class TorchBackend:
 
     @torch.no_grad()
     def _outputs(self, x: torch.Tensor) -> torch.Tensor:
-        self.model.eval()
+        if self._fast is not None:
+            forward = self._fast.predict
+            if x.dim() > 2:  # images for a dense-only net: the leading Flatten, done here
+                x = x.reshape(len(x), -1)
+        else:
+            self.model.eval()
+            forward = self.model
         step = 8192
         if len(x) <= step:
-            return self.model(x)
-        return torch.cat([self.model(x[i : i + step]) for i in range(0, len(x), step)])
+            return forward(x)
+        return torch.cat([forward(x[i : i + step]) for i in range(0, len(x), step)])
 
     @torch.no_grad()
     def evaluate(self) -> tuple[float, np.ndarray]:
@@ -298,6 +313,37 @@ class TorchBackend:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self._outputs(torch.as_tensor(np.asarray(x, np.float32), device=self.device)).cpu().numpy()
+
+    @torch.no_grad()
+    def activations(self, x: np.ndarray) -> list[np.ndarray]:
+        h = torch.as_tensor(np.asarray(x, np.float32), device=self.device)
+        if self._fast is not None:
+            return [t.cpu().numpy() for t in self._fast.layer_outputs(h, self._kinds)]
+        self.model.eval()
+        outs: list[np.ndarray] = []
+        start = 0
+        for end, channels_first in self._spec_ends:
+            for module in self.model[start:end]:
+                h = module(h)
+            start = end
+            out = h.permute(0, 2, 3, 1) if channels_first and h.ndim == 4 else h
+            outs.append(out.cpu().numpy())
+        return outs
+
+    @torch.no_grad()
+    def weights(self) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        out: list[tuple[np.ndarray, np.ndarray] | None] = []
+        start = 0
+        for end, _ in self._spec_ends:
+            layer = next((m for m in self.model[start:end] if isinstance(m, nn.Linear | nn.Conv2d)), None)
+            start = end
+            if layer is None:
+                out.append(None)
+                continue
+            w = layer.weight.detach()
+            kernel = w.t() if isinstance(layer, nn.Linear) else w.permute(2, 3, 1, 0)  # to Keras layout
+            out.append((kernel.cpu().numpy().copy(), layer.bias.detach().cpu().numpy().copy()))
+        return out
 
     def save(self, path: Path) -> Path:
         target = Path(path).with_suffix(".pt")
