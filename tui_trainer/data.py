@@ -10,6 +10,7 @@ random streams are untouched.
 from __future__ import annotations
 
 import importlib
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,10 @@ from tui_trainer.config import FEATURES, PLAYGROUND_DATASETS, REGRESSION_DATASET
 from tui_trainer.errors import DataError
 
 DOMAIN = (-6.0, 6.0)
+#: The map's square for playground data: x1 across, x2 up, both over DOMAIN.
+PLAYGROUND_EXTENT = (DOMAIN[0], DOMAIN[1], DOMAIN[0], DOMAIN[1])
+#: Space left around a data file's points on the map, as a share of their range.
+MARGIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,11 @@ class Dataset:
     features: tuple[str, ...] = ()
     #: Image shape (h, w, c) when samples are images, for drawing them.
     image_shape: tuple[int, ...] | None = None
+    #: The map's (x_lo, x_hi, y_lo, y_hi) for 2-D data: the playground's square, or a data file's
+    #: own range with a margin, so points in 0..100 are not squeezed into one corner.
+    extent: tuple[float, float, float, float] = PLAYGROUND_EXTENT
+    #: Names of the map's axes (across, up): x1, x2 or a data file's column names.
+    axes: tuple[str, str] = ("x1", "x2")
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -80,7 +90,32 @@ def expand_features(points: np.ndarray, features: tuple[str, ...]) -> np.ndarray
     return np.stack([table[f]() for f in features], axis=1).astype(np.float32)
 
 
-def grid_points(rows: int, cols: int, extent: tuple[float, float, float, float] = (-6.0, 6.0, -6.0, 6.0)) -> np.ndarray:
+def data_extent(points: np.ndarray, margin: float = MARGIN) -> tuple[float, float, float, float]:
+    """The range of (n, 2) points with ``margin`` of it added on every side, as (x_lo, x_hi, y_lo, y_hi).
+
+    The ends are rounded outwards to a round number (a tenth of the range's order of
+    magnitude), so points in 0..100 give the map -10..110, not -9.267..109.6.  A column
+    with one value gets a range of 1 around it, so the map never has zero width.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    out: list[float] = []
+    for axis in range(2):
+        lo, hi = float(pts[:, axis].min()), float(pts[:, axis].max())
+        span = hi - lo
+        if span <= 0:
+            lo, hi, span = lo - 0.5, hi + 0.5, 1.0
+        unit = 10.0 ** (math.floor(math.log10(span)) - 1)
+        out += [_round(math.floor((lo - margin * span) / unit) * unit),
+                _round(math.ceil((hi + margin * span) / unit) * unit)]
+    return out[0], out[1], out[2], out[3]
+
+
+def _round(value: float) -> float:
+    """Drop float noise (-0.30000000000000004) from a map end: it is shown to people."""
+    return float(f"{value:.6g}")
+
+
+def grid_points(rows: int, cols: int, extent: tuple[float, float, float, float] = PLAYGROUND_EXTENT) -> np.ndarray:
     """Cell-centre coordinates of a rows×cols grid; row 0 is the top (largest x2)."""
     x_lo, x_hi, y_lo, y_hi = extent
     xs = x_lo + (np.arange(cols) + 0.5) * (x_hi - x_lo) / cols
@@ -139,6 +174,8 @@ EXTERNAL_LOADERS: dict[str, str] = {
     "mnist": "tui_trainer.images:load_mnist",
     "digits": "tui_trainer.images:load_digits",
     "file": "tui_trainer.files:load_file",
+    "imdb": "tui_trainer.imdb:load_imdb",
+    "reviews": "tui_trainer.reviews:load_reviews",
 }
 
 

@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from tui_trainer.config import FEATURE_LABELS, Config, nesting_depth
-from tui_trainer.data import DOMAIN, Dataset, expand_features
+from tui_trainer.data import PLAYGROUND_EXTENT, Dataset, data_extent, expand_features
 from tui_trainer.errors import DataError
 from tui_trainer.images import split_indices
 from tui_trainer.npzfile import open_npz
@@ -535,9 +535,9 @@ def load_file(cfg: Config) -> Dataset:
         x = expand_features(points, d.features)
         features = d.features
         feature_names = _feature_names(d.features, table.columns)
-        lo, hi = DOMAIN
-        if points.min() < lo or points.max() > hi:
-            notes.append(f"some points lie outside the map's [{lo:g}, {hi:g}] square; the map shows only that part")
+        # The map spans the file's own range (plus a margin) and is labelled with its column names.
+        extent = data_extent(points)
+        axes = (table.columns[0], table.columns[1])
         points_train, points_val = points[train], points[val]
     else:
         if tuple(d.features) != ("x1", "x2"):
@@ -549,6 +549,7 @@ def load_file(cfg: Config) -> Dataset:
         features = ()
         feature_names = table.columns
         points_train = points_val = None
+        extent, axes = PLAYGROUND_EXTENT, ("x1", "x2")
 
     return Dataset(
         name=path.name,
@@ -563,4 +564,6 @@ def load_file(cfg: Config) -> Dataset:
         class_names=labels.class_names,
         notes=tuple(notes),
         features=features,
+        extent=extent,
+        axes=axes,
     )

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import sys
+import time
 from typing import IO
 
 from tui_trainer import mapview, network
@@ -18,6 +19,7 @@ from tui_trainer.events import (
     BoundaryUpdated,
     ClassReport,
     EpochEnded,
+    EpochProgress,
     Event,
     NetworkUpdated,
     RunFailed,
@@ -27,8 +29,8 @@ from tui_trainer.events import (
 )
 from tui_trainer.textsafe import printable
 
-#: Map size in characters: twice as wide as tall, because terminal cells are tall.
-MAP_ROWS = 24
+#: Map size in pixels: 48 × 48, drawn two pixels to a character cell (24 lines of 48 characters).
+MAP_ROWS = 48
 MAP_COLS = 48
 #: Per-neuron map grids for ``--show-network``: half-block cells in colour (two grid rows per
 #: line), one shade character per cell without; both print 8 lines of 16 characters per neuron.
@@ -82,8 +84,11 @@ class HeadlessPrinter:
                 f"tui-trainer: {cfg.data.dataset} ({event.task}), {event.n_train} train / {event.n_val} validation samples, "
                 f"{event.summary.params:,} params, {event.summary.backend} on {event.summary.device}"
             )
+            # Notes go to stderr: stdout stays the header, the epoch lines and the summary, so a
+            # script reading the epoch lines never meets "note: labels ..." between them.
             for note in event.notes:
-                self._line(f"note: {note}")
+                sys.stderr.write(f"note: {note}\n")
+            sys.stderr.flush()
         elif isinstance(event, EpochEnded):
             self._line(event.line())
         elif isinstance(event, BoundaryUpdated):
@@ -136,7 +141,7 @@ class HeadlessPrinter:
             else:
                 self._line(text.plain.rstrip())
         if event.layers and event.layers[0].grids is not None:
-            self._line(network.legend(self.color))
+            self._line(network.legend(self.color, event.extent))
 
     def _map_points(self) -> list[mapview.MapPoints]:
         ds: Dataset | None = self._dataset_getter() if self._dataset_getter else None
@@ -152,14 +157,16 @@ class HeadlessPrinter:
         values = self.boundary.values
         points = self._map_points()
         what = "predicted value" if regression else "decision boundary"
+        extent, (across, up) = self.boundary.extent, self.boundary.axes
         self._line()
-        self._line(f"{what} over [-6, 6]^2 (x1 across, x2 up), epoch {self.boundary.epoch}:")
+        self._line(f"{what} over {across} [{extent[0]:g}, {extent[1]:g}] x {up} [{extent[2]:g}, {extent[3]:g}] "
+                   f"({across} across, {up} up), epoch {self.boundary.epoch}:")
         if self.color and self._console is not None:
-            self._console.print(mapview.render_rich(values, points, regression=regression))
+            self._console.print(mapview.render_rich(values, points, regression=regression, extent=extent))
         else:
             border = "+" + "-" * values.shape[1] + "+"
             self._line(border)
-            for row in mapview.render_ascii(values, points, regression=regression):
+            for row in mapview.render_ascii(values, points, regression=regression, extent=extent):
                 self._line(f"|{row}|")
             self._line(border)
         self._line(mapview.legend(self.color, regression))
@@ -202,12 +209,22 @@ class HeadlessPrinter:
             self._line(f"{name:<{width}}" + "".join(f"{int(v):>{cell}}" for v in row))
 
 
+#: Shortest time between two ``progress`` objects in --json output (seconds).
+JSON_PROGRESS_EVERY = 1.0
+
+
 class JsonLinesPrinter:
-    """One JSON object per event, one per line, flushed as it happens."""
+    """One JSON object per event, one per line, flushed as it happens (``progress`` at most once a second)."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream or sys.stdout
+        self._progress_at = -math.inf
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, EpochProgress):
+            now = time.monotonic()
+            if now - self._progress_at < JSON_PROGRESS_EVERY:
+                return
+            self._progress_at = now
         self.stream.write(json.dumps(to_json_dict(event), allow_nan=False) + "\n")
         self.stream.flush()

@@ -210,6 +210,7 @@ def load_preset(name_or_path: str, overrides: dict[str, Any] | None = None) -> C
     path = find_preset(name_or_path)
     chain = _read_chain(path)
     raw = _merge_chain(chain)
+    raw.pop("variants", None)  # a study's variants: see tui_trainer.study
     try:
         config = cfgmod.from_dict(raw)
     except ConfigError as exc:

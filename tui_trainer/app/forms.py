@@ -334,6 +334,15 @@ class ConfigForm(VerticalScroll):
         """The config the form was last loaded from (not what it shows now)."""
         return self._config
 
+    def modified(self, current: Config | None) -> bool:
+        """Whether ``current`` (the form checked as a config) differs from the preset loaded or last saved."""
+        return current is None or current != self._config
+
+    def mark_saved(self, config: Config) -> None:
+        """The form was saved as ``config``: that is what it is compared with from now on."""
+        self._config = config
+        self._base = config.to_dict()
+
     def choice(self, key: str) -> str:
         return str(self.query_one(f"#in-{dom_id(key)}", Select).value)
 
