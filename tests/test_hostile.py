@@ -267,8 +267,9 @@ def test_escapes_in_labels_and_descriptions_never_reach_a_pipe(tmp_path, isolate
     data.write_text("\n".join(rows) + "\n")
     r = run_cli("--preset", "csv", "--no-ui", "--backend", "torch", "--epochs", "2", "--set", f"data.path={data}")
     assert r.returncode == 0, r.stderr
-    assert ESC not in r.stdout and "\x07" not in r.stdout
-    assert "labels: cat→0, fox→1, dog→2" in r.stdout  # sorted by the raw text, shown without the escapes
+    both = r.stdout + r.stderr  # the notes go to stderr, the class table to stdout
+    assert ESC not in both and "\x07" not in both
+    assert "labels: cat→0, fox→1, dog→2" in both  # sorted by the raw text, shown without the escapes
     isolated_config.mkdir(parents=True)
     (isolated_config / "shady.toml").write_text('description = "nice\\u001b[2J\\u001b]0;owned\\u0007 preset"\n')
     listed = run_cli("--list-presets")

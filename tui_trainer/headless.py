@@ -87,7 +87,7 @@ class HeadlessPrinter:
             # Notes go to stderr: stdout stays the header, the epoch lines and the summary, so a
             # script reading the epoch lines never meets "note: labels ..." between them.
             for note in event.notes:
-                sys.stderr.write(f"note: {note}\n")
+                sys.stderr.write(f"note: {printable(note)}\n")
             sys.stderr.flush()
         elif isinstance(event, EpochEnded):
             self._line(event.line())
