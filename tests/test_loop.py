@@ -145,11 +145,11 @@ def test_stop_inside_an_epoch_drops_the_partial_epoch() -> None:
             started = super().prepare()
             real = self.backend.train_epoch
 
-            def train_epoch(order, batch_size, should_stop):
+            def train_epoch(order, batch_size, should_stop, **options):
                 calls.append(len(calls))
                 if len(calls) == 2:
                     control.stop()  # asked while epoch 2 runs: its first batch is seen, then it stops
-                return real(order, batch_size, should_stop)
+                return real(order, batch_size, should_stop, **options)
 
             self.backend.train_epoch = train_epoch
             return started

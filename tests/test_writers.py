@@ -72,53 +72,55 @@ def finished(reason: str = "completed", final: EpochEnded | None = E3, best_epoc
 
 
 def test_exit_codes_follow_the_readme() -> None:
-    assert exit_status(result(finished("completed")), interrupted=False).code == EXIT_OK == 0
-    assert exit_status(result(finished("early-stopped")), interrupted=False) == exit_status(result(), interrupted=False)
-    assert exit_status(result(), interrupted=False).message is None
-    stopped = exit_status(result(finished("stopped")), interrupted=False)
+    assert exit_status(result(finished("completed"))).code == EXIT_OK == 0
+    assert exit_status(result(finished("early-stopped"))) == exit_status(result())
+    assert exit_status(result()).message is None
+    stopped = exit_status(result(finished("stopped")))
     assert stopped.code == EXIT_INTERRUPTED == 130 and stopped.message is None
-    # Ctrl-C wins even when the run had just completed.
-    assert exit_status(result(finished("completed")), interrupted=True).code == 130
-    diverged = exit_status(result(finished("diverged", NAN_EPOCH, 0)), interrupted=False, max_val_loss=10)
+    # Ctrl-C (SIGINT, 2) wins even when the run had just completed; SIGTERM (15) and SIGHUP (1) are 128 + n.
+    assert exit_status(result(finished("completed")), signal_number=2).code == 130
+    assert exit_status(result(finished("stopped")), signal_number=15).code == 143
+    assert exit_status(result(finished("completed")), signal_number=1) == type(stopped)(129)
+    diverged = exit_status(result(finished("diverged", NAN_EPOCH, 0)), max_val_loss=10)
     assert diverged.code == EXIT_DIVERGED == 3 and "diverged" in diverged.message
-    failed = exit_status(result(None, RunFailed("RuntimeError: boom"), RuntimeError("boom")), interrupted=False)
+    failed = exit_status(result(None, RunFailed("RuntimeError: boom"), RuntimeError("boom")))
     assert failed.code == EXIT_FAILED == 4 and failed.message == "error: RuntimeError: boom"
     bad = exit_status(result(None, RunFailed("data.path: no such file"), ConfigError("data.path", "no such file")),
-                      interrupted=True)
+                      signal_number=2)
     assert bad.code == EXIT_USAGE == 2 and bad.message == "error: data.path: no such file"
-    lost = exit_status(None, interrupted=False)
+    lost = exit_status(None)
     assert lost == type(lost)(4, "error: training thread ended without a result")
     assert diverged.message == "training diverged (loss is NaN or infinite); try a lower learning rate"
 
 
 def test_thresholds_use_the_final_epoch_not_the_best() -> None:
     # Final val_loss 0.5 (epoch 3), best 0.3125 (epoch 2).
-    assert exit_status(result(), interrupted=False, max_val_loss=0.5).code == EXIT_OK  # equal passes
-    missed = exit_status(result(), interrupted=False, max_val_loss=0.4)
+    assert exit_status(result(), max_val_loss=0.5).code == EXIT_OK  # equal passes
+    missed = exit_status(result(), max_val_loss=0.4)
     assert missed.code == EXIT_THRESHOLD == 1
     assert missed.message == "target missed: val_loss 0.5 > --max-val-loss 0.4"
     # Final val_acc 0.625, best 0.875.
-    assert exit_status(result(), interrupted=False, min_val_acc=0.625).code == EXIT_OK  # equal passes
-    missed = exit_status(result(), interrupted=False, min_val_acc=0.7)
+    assert exit_status(result(), min_val_acc=0.625).code == EXIT_OK  # equal passes
+    missed = exit_status(result(), min_val_acc=0.7)
     assert missed.code == 1 and missed.message == "target missed: val_acc 0.625 < --min-val-acc 0.7"
-    both = exit_status(result(), interrupted=False, min_val_acc=0.7, max_val_loss=0.4)
+    both = exit_status(result(), min_val_acc=0.7, max_val_loss=0.4)
     assert both.message == "target missed: val_acc 0.625 < --min-val-acc 0.7; val_loss 0.5 > --max-val-loss 0.4"
-    assert exit_status(result(), interrupted=False, min_val_acc=0.6, max_val_loss=0.6).code == EXIT_OK
+    assert exit_status(result(), min_val_acc=0.6, max_val_loss=0.6).code == EXIT_OK
 
 
 def test_thresholds_on_odd_runs() -> None:
     nan_final = finished("completed", EpochEnded(epoch=1, epochs=1, loss=0.1, acc=1.0, val_loss=math.nan,
                                                   val_acc=1.0, seconds=0.1))
-    assert exit_status(result(nan_final), interrupted=False, max_val_loss=100.0).code == EXIT_THRESHOLD
+    assert exit_status(result(nan_final), max_val_loss=100.0).code == EXIT_THRESHOLD
     no_epoch = finished("completed", None, 0)
-    assert exit_status(result(no_epoch), interrupted=False).code == EXIT_OK
-    missed = exit_status(result(no_epoch), interrupted=False, min_val_acc=0.1, max_val_loss=1.0)
+    assert exit_status(result(no_epoch)).code == EXIT_OK
+    missed = exit_status(result(no_epoch), min_val_acc=0.1, max_val_loss=1.0)
     assert missed.code == 1 and missed.message == ("target missed: val_acc None < --min-val-acc 0.1; "
                                                    "val_loss None > --max-val-loss 1.0")
     regression = finished("completed", REG, 1)
-    assert exit_status(result(regression), interrupted=False, max_val_loss=0.0625).code == EXIT_OK
-    assert exit_status(result(regression), interrupted=False, max_val_loss=0.06).code == EXIT_THRESHOLD
-    no_acc = exit_status(result(regression), interrupted=False, min_val_acc=0.5)
+    assert exit_status(result(regression), max_val_loss=0.0625).code == EXIT_OK
+    assert exit_status(result(regression), max_val_loss=0.06).code == EXIT_THRESHOLD
+    no_acc = exit_status(result(regression), min_val_acc=0.5)
     assert no_acc.code == EXIT_USAGE
     assert no_acc.message == "error: --min-val-acc: this data is a regression task with no accuracy; use --max-val-loss"
 
@@ -184,7 +186,7 @@ def test_notes_and_missing_numbers_are_printed(capsys) -> None:
     done = RunFinished(reason="completed", epochs_run=1, best_epoch=1, best_val_loss=0.25, best_val_acc=None,
                        final=odd, seconds=0.1)
     lines = printed(started, odd, done).splitlines()
-    assert lines[1] == "note: labels: cat→-1, dog→+1"
+    assert "note: labels: cat→-1, dog→+1" in capsys.readouterr().err + "\n".join(lines)  # notes may go to stderr
     assert "final: val_loss 0.25000, val_acc n/a (epoch 1)" in lines
     assert "best:  val_loss 0.25000 (epoch 1)" in lines
 

@@ -30,16 +30,21 @@ class Outcome:
     message: str | None = None
 
 
-def exit_status(result: RunResult | None, *, interrupted: bool, min_val_acc: float | None = None,
+def exit_status(result: RunResult | None, *, signal_number: int | None = None, min_val_acc: float | None = None,
                 max_val_loss: float | None = None) -> Outcome:
-    """Map a run's result to its exit code; thresholds are checked on the final epoch, not the best."""
+    """Map a run's result to its exit code; thresholds are checked on the final epoch, not the best.
+
+    ``signal_number``: the signal (SIGINT, SIGTERM, SIGHUP) that stopped the run, if one did: 128 + it.
+    """
     if result is None:
         return Outcome(EXIT_FAILED, "error: training thread ended without a result")
     if result.failed is not None:
         code = EXIT_USAGE if isinstance(result.error, UserError) else EXIT_FAILED
         return Outcome(code, f"error: {result.failed.message}")
     finished = result.finished
-    if interrupted or finished.reason == "stopped":
+    if signal_number is not None:
+        return Outcome(128 + signal_number)
+    if finished.reason == "stopped":
         return Outcome(EXIT_INTERRUPTED)
     if finished.reason == "diverged":
         return Outcome(EXIT_DIVERGED, "training diverged (loss is NaN or infinite); try a lower learning rate")
