@@ -18,7 +18,9 @@ from tui_trainer.errors import ConfigError, choice_error, did_you_mean
 
 PLAYGROUND_DATASETS = ("circle", "xor", "gauss", "spiral", "reg-plane", "reg-gauss")
 IMAGE_DATASETS = ("mnist", "digits")
-DATASETS = PLAYGROUND_DATASETS + IMAGE_DATASETS + ("file",)
+#: Bag-of-words text: IMDB from Keras's cache file, and its offline stand-in (``tui_trainer.reviews``).
+TEXT_DATASETS = ("imdb", "reviews")
+DATASETS = PLAYGROUND_DATASETS + IMAGE_DATASETS + TEXT_DATASETS + ("file",)
 REGRESSION_DATASETS = ("reg-plane", "reg-gauss")
 
 #: Feature inputs of the playground, in its order; keys are what presets write.
@@ -423,12 +425,39 @@ def check_consistency(cfg: Config, task: str | None = None) -> None:
 # -- TOML and overrides ---------------------------------------------------------------------
 
 
+#: Deepest nesting of tables and lists accepted in a preset or a ``--set`` value.
+MAX_NESTING = 32
+
+
+def nesting_depth(value: Any, limit: int = MAX_NESTING) -> int:
+    """How deeply lists and tables nest in ``value`` (iterative; stops counting past ``limit``)."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping | list | tuple):
+            depth += 1
+            deepest = max(deepest, depth)
+            if depth <= limit:
+                stack.extend((child, depth) for child in (node.values() if isinstance(node, Mapping) else node))
+    return deepest
+
+
 def loads(text: str, *, source: str = "<string>") -> dict[str, Any]:
-    """Parse TOML text into plain data, turning syntax errors into one-line ConfigErrors."""
+    """Parse TOML text into plain data, turning syntax errors into one-line ConfigErrors.
+
+    Nesting is bounded: tomllib itself recurses, so a file of ``[[[[...`` would
+    otherwise end in a RecursionError traceback.
+    """
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("toml", f"not valid TOML: {exc}", source=source) from None
+    except RecursionError:
+        data = None
+    if data is None or nesting_depth(data) > MAX_NESTING:
+        raise ConfigError("toml", f"tables and lists nest too deeply (at most {MAX_NESTING} levels)", source=source)
+    return data
 
 
 def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
@@ -473,9 +502,12 @@ def parse_value(text: str) -> Any:
     """
     text = text.strip()
     try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        pass
+        return loads(f"v = {text}", source="--set")["v"]
+    except ConfigError as exc:
+        if "nest too deeply" in exc.reason:
+            raise
+    if text.count("[") > MAX_NESTING:
+        raise ConfigError("--set", f"the value nests too deeply (at most {MAX_NESTING} levels)")
     if text.startswith("[") and text.endswith("]"):
         inner = text[1:-1].strip()
         return [parse_value(part) for part in inner.split(",")] if inner else []
@@ -487,19 +519,26 @@ def parse_set(item: str) -> tuple[str, Any]:
     if "=" not in item:
         raise ConfigError("--set", f"{item!r} must look like section.key=value, e.g. train.epochs=50")
     key, _, value = item.partition("=")
-    key = key.strip()
+    key = check_set_key(key.strip())
+    if key == "description":
+        return key, value
+    return key, parse_value(value)
+
+
+def check_set_key(key: str, where: str = "--set") -> str:
+    """A dotted override key (``train.epochs``) checked against the config's fields."""
     parts = key.split(".")
     if len(parts) == 1 and parts[0] == "description":
-        return key, value
+        return key
     if len(parts) != 2:
-        raise ConfigError("--set", f"{key!r} must be section.key with section one of {', '.join(SECTIONS)}")
+        raise ConfigError(where, f"{key!r} must be section.key with section one of {', '.join(SECTIONS)}")
     section, name = parts
     if section not in SECTIONS:
-        raise choice_error("--set", section, tuple(SECTIONS))
+        raise choice_error(where, section, tuple(SECTIONS))
     allowed = tuple(f.name for f in fields(SECTIONS[section]))
     if name not in allowed:
         raise ConfigError(key, f"unknown key; allowed keys in [{section}]: {', '.join(allowed)}{did_you_mean(name, allowed)}")
-    return key, parse_value(value)
+    return key
 
 
 def default_config() -> Config:

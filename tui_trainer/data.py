@@ -1,6 +1,7 @@
 """Datasets as plain numpy arrays, ready for any backend.
 
-Playground data comes from ``playground-data`` (``plygdata``), which draws from
+Playground data comes from ``tui_trainer.playground`` (the generators of
+``playground-data``, without its matplotlib import), which draw from
 Python's global ``random`` and numpy's global RNG: we seed both for a run and put
 their old states back, so a seeded run is reproducible and the caller's own
 random streams are untouched.
@@ -9,17 +10,22 @@ random streams are untouched.
 from __future__ import annotations
 
 import importlib
-import os
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from tui_trainer import playground
 from tui_trainer.config import FEATURES, PLAYGROUND_DATASETS, REGRESSION_DATASETS, Config
 from tui_trainer.errors import DataError
 
 DOMAIN = (-6.0, 6.0)
+#: The map's square for playground data: x1 across, x2 up, both over DOMAIN.
+PLAYGROUND_EXTENT = (DOMAIN[0], DOMAIN[1], DOMAIN[0], DOMAIN[1])
+#: Space left around a data file's points on the map, as a share of their range.
+MARGIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,11 @@ class Dataset:
     features: tuple[str, ...] = ()
     #: Image shape (h, w, c) when samples are images, for drawing them.
     image_shape: tuple[int, ...] | None = None
+    #: The map's (x_lo, x_hi, y_lo, y_hi) for 2-D data: the playground's square, or a data file's
+    #: own range with a margin, so points in 0..100 are not squeezed into one corner.
+    extent: tuple[float, float, float, float] = PLAYGROUND_EXTENT
+    #: Names of the map's axes (across, up): x1, x2 or a data file's column names.
+    axes: tuple[str, str] = ("x1", "x2")
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -79,7 +90,32 @@ def expand_features(points: np.ndarray, features: tuple[str, ...]) -> np.ndarray
     return np.stack([table[f]() for f in features], axis=1).astype(np.float32)
 
 
-def grid_points(rows: int, cols: int, extent: tuple[float, float, float, float] = (-6.0, 6.0, -6.0, 6.0)) -> np.ndarray:
+def data_extent(points: np.ndarray, margin: float = MARGIN) -> tuple[float, float, float, float]:
+    """The range of (n, 2) points with ``margin`` of it added on every side, as (x_lo, x_hi, y_lo, y_hi).
+
+    The ends are rounded outwards to a round number (a tenth of the range's order of
+    magnitude), so points in 0..100 give the map -10..110, not -9.267..109.6.  A column
+    with one value gets a range of 1 around it, so the map never has zero width.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    out: list[float] = []
+    for axis in range(2):
+        lo, hi = float(pts[:, axis].min()), float(pts[:, axis].max())
+        span = hi - lo
+        if span <= 0:
+            lo, hi, span = lo - 0.5, hi + 0.5, 1.0
+        unit = 10.0 ** (math.floor(math.log10(span)) - 1)
+        out += [_round(math.floor((lo - margin * span) / unit) * unit),
+                _round(math.ceil((hi + margin * span) / unit) * unit)]
+    return out[0], out[1], out[2], out[3]
+
+
+def _round(value: float) -> float:
+    """Drop float noise (-0.30000000000000004) from a map end: it is shown to people."""
+    return float(f"{value:.6g}")
+
+
+def grid_points(rows: int, cols: int, extent: tuple[float, float, float, float] = PLAYGROUND_EXTENT) -> np.ndarray:
     """Cell-centre coordinates of a rows×cols grid; row 0 is the top (largest x2)."""
     x_lo, x_hi, y_lo, y_hi = extent
     xs = x_lo + (np.arange(cols) + 0.5) * (x_hi - x_lo) / cols
@@ -105,26 +141,18 @@ class _SeededGlobalRNGs:
         np.random.set_state(self._np)
 
 
-def _plygdata():
-    # plygdata imports matplotlib.pyplot at import time; never let that pick a GUI backend.
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    return importlib.import_module("plygdata")
-
-
 def generate_points(dataset: str, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """All points of a playground dataset, before the split: (n, 2) and (n,)."""
-    pg = _plygdata()
     with _SeededGlobalRNGs(seed):
-        rows = np.asarray(pg.generate_data(dataset, noise), dtype=np.float64)
+        rows = np.asarray(playground.generate_data(dataset, noise), dtype=np.float64)
     return rows[:, :2], rows[:, 2]
 
 
 def load_playground(cfg: Config) -> Dataset:
     d = cfg.data
-    pg = _plygdata()
     with _SeededGlobalRNGs(d.seed):
-        rows = pg.generate_data(d.dataset, d.noise)
-        x_tr, y_tr, x_va, y_va = pg.split_data(rows, training_size=d.train_ratio)
+        rows = playground.generate_data(d.dataset, d.noise)
+        x_tr, y_tr, x_va, y_va = playground.split_data(rows, training_size=d.train_ratio)
     task = "regression" if d.dataset in REGRESSION_DATASETS else "binary"
     return Dataset(
         name=d.dataset,
@@ -146,6 +174,8 @@ EXTERNAL_LOADERS: dict[str, str] = {
     "mnist": "tui_trainer.images:load_mnist",
     "digits": "tui_trainer.images:load_digits",
     "file": "tui_trainer.files:load_file",
+    "imdb": "tui_trainer.imdb:load_imdb",
+    "reviews": "tui_trainer.reviews:load_reviews",
 }
 
 

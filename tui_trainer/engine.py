@@ -23,6 +23,7 @@ from tui_trainer.backends.base import BuildOptions, default_threads
 from tui_trainer.config import Config, check_consistency, resolve_loss, resolve_output_activation
 from tui_trainer.control import RunControl
 from tui_trainer.data import Dataset, expand_features, grid_points, load_dataset
+from tui_trainer.epoch_progress import EpochProgressReporter
 from tui_trainer.errors import UserError
 from tui_trainer.events import (
     BoundaryUpdated,
@@ -122,8 +123,9 @@ class Session:
     def boundary(self, rows: int, cols: int, epoch: int) -> BoundaryUpdated | None:
         if not self.dataset.is_2d or self.head.task == "multiclass":
             return None
-        values = self.predict_points(grid_points(rows, cols)).reshape(rows, cols)
-        return BoundaryUpdated(epoch=epoch, values=values.astype(np.float32))
+        extent = self.dataset.extent
+        values = self.predict_points(grid_points(rows, cols, extent)).reshape(rows, cols)
+        return BoundaryUpdated(epoch=epoch, values=values.astype(np.float32), extent=extent, axes=self.dataset.axes)
 
     def network(self, shape: tuple[int, int], epoch: int,
                 map_shape: tuple[int, int] | None = None) -> tuple[NetworkUpdated, BoundaryUpdated | None]:
@@ -137,7 +139,8 @@ class Session:
         if map_shape is not None:
             if raw is not None and tuple(map_shape) == tuple(shape) and self.head.task != "multiclass":
                 values = self.decision(raw).reshape(shape).astype(np.float32)
-                boundary = BoundaryUpdated(epoch=epoch, values=values)
+                boundary = BoundaryUpdated(epoch=epoch, values=values, extent=self.dataset.extent,
+                                           axes=self.dataset.axes)
             else:
                 boundary = self.boundary(map_shape[0], map_shape[1], epoch)
         return net, boundary
@@ -175,9 +178,8 @@ class Session:
         cfg, ds = self.config, self.dataset
         epochs, bs, patience = cfg.train.epochs, cfg.train.batch_size, cfg.train.patience
         rng = np.random.default_rng(cfg.data.seed)
-        t0 = time.perf_counter()
         best_loss, best_acc, best_epoch, since_best = math.inf, None, 0, 0
-        last_grid = -math.inf
+        last_grid = time.perf_counter()  # with an infinite interval the only map is the final one
         reason = "completed"
         last: EpochEnded | None = None
         val_out: np.ndarray | None = None
@@ -185,15 +187,20 @@ class Session:
         if control.grid_shape and math.isfinite(control.grid_interval):
             self._emit_boundary(emit, control, 0)
             last_grid = time.perf_counter()
+        # Timed from here: the untrained model's map (and a framework's first trace of it) is not training.
+        t0 = time.perf_counter()
+        progress = EpochProgressReporter(emit, epochs, len(ds.x_train), bs)
 
         for epoch in range(1, epochs + 1):
             if not control.checkpoint():
                 reason = "stopped"
                 break
             e0 = time.perf_counter()
+            progress.start(epoch)
             order = rng.permutation(len(ds.x_train))
             with self._lock:
-                stats = self.backend.train_epoch(order, bs, control.should_stop)
+                stats = self.backend.train_epoch(order, bs, control.should_stop,
+                                                 progress=progress if progress.enabled else None)
                 if stats.stopped:
                     reason = "stopped"
                     break

@@ -28,6 +28,7 @@ from typing import Any
 from tui_trainer.events import (
     BoundaryUpdated,
     EpochEnded,
+    EpochProgress,
     Event,
     RunFailed,
     RunFinished,
@@ -37,6 +38,7 @@ from tui_trainer.events import (
 from tui_trainer.progress import RunProgress
 from tui_trainer.runfiles import LineLog, RunLock, atomic_save, atomic_write_json, atomic_write_text, host_name
 from tui_trainer.runstore import (
+    EVENT_FILES,
     LIVE_STATES,
     REASON_STATE,
     RUN_FILES,
@@ -45,6 +47,8 @@ from tui_trainer.runstore import (
     clear_run_files,
     now_iso,
 )
+from tui_trainer.tbevents import TensorBoardWriter
+from tui_trainer.versions import run_versions
 
 __all__ = ["CSV_COLUMNS", "RUN_FILES", "GridSchedule", "RunExporter", "check_output_dir"]
 
@@ -122,6 +126,8 @@ class RunExporter:
         self._state: dict[str, Any] = {}
         self._state_written = -float("inf")
         self._paused = False
+        #: The same events as TensorBoard scalars and hyperparameters, in the same folder.
+        self.tensorboard = TensorBoardWriter(self.dir)
 
     # -- before training ----------------------------------------------------------------------
     def open(self, *, overwrite: bool = False, adopt: bool = False) -> None:
@@ -165,6 +171,10 @@ class RunExporter:
                 self._fault(exc if isinstance(exc, OSError) else OSError(str(exc)))
                 return
         new_best = self.progress.apply(event)
+        if self.error is None:
+            self.tensorboard(event)  # first: it is closed before an empty run's files are removed
+        else:
+            self.tensorboard.close()
         if self.error is not None:
             if isinstance(event, RunFinished | RunFailed):
                 self._end(event)
@@ -182,6 +192,8 @@ class RunExporter:
                     self._pending_grid = None
                 else:
                     self._pending_grid = event
+            elif isinstance(event, EpochProgress):
+                return  # transient, several a second: the log keeps whole epochs
             elif isinstance(event, RunFinished | RunFailed):
                 if self._pending_grid is not None and self._pending_grid.epoch > self._logged_grid_epoch:
                     self._log(self._pending_grid)
@@ -223,11 +235,19 @@ class RunExporter:
             self._jsonl.write(event_line(event))
 
     def _epoch(self, event: EpochEnded, new_best: bool) -> None:
+        logged = self._jsonl.size if self._jsonl is not None else None
         self._log(event)
         if self._csv is not None:
             buffer = io.StringIO()
             csv.writer(buffer).writerow([_csv_value(getattr(event, k)) for k in CSV_COLUMNS])
-            self._csv.write(buffer.getvalue())
+            try:
+                self._csv.write(buffer.getvalue())
+            except BaseException:
+                # Both logs hold the same epochs: the event line goes too if its CSV row can't be written.
+                if logged is not None and self._jsonl is not None:
+                    with contextlib.suppress(OSError):
+                        self._jsonl.rewind(logged)
+                raise
         if new_best and time.monotonic() - self._best_saved_at >= BEST_INTERVAL:
             self._save_best()
         self._write_state()
@@ -286,6 +306,10 @@ class RunExporter:
                 self.best_weights = atomic_save(self.dir / f"best{suffix}", lambda stem: session.save(stem.parent))
                 self._best_saved_epoch = best.epoch
         summary = to_json_dict(event)
+        # What made these numbers: the model's size, where it ran and the versions involved.
+        summary.update({key: self._state.get(key) for key in ("backend", "device", "params")})
+        backend = self._state.get("backend")
+        summary["versions"] = run_versions(backend) if backend else None
         summary["weights"] = self.weights.name if self.weights else None
         summary["best_weights"] = self.best_weights.name if self.best_weights else None
         summary["best_weights_epoch"] = self._best_saved_epoch or None
@@ -297,6 +321,9 @@ class RunExporter:
         for name in RUN_FILES:
             with contextlib.suppress(OSError):
                 (self.dir / name).unlink()
+        for path in self.dir.glob(EVENT_FILES):
+            with contextlib.suppress(OSError):
+                path.unlink()
         self.lock.release(remove=True)
         if self.created:
             with contextlib.suppress(OSError):
@@ -326,6 +353,7 @@ class RunExporter:
         return f"can't write the run folder {self.dir}: {reason}{where}; the run was stopped"
 
     def close(self, *, keep_lock: bool = False) -> None:
+        self.tensorboard.close()
         for log in (self._csv, self._jsonl):
             if log is not None:
                 log.close()

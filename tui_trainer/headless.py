@@ -10,6 +10,7 @@ import json
 import math
 import os
 import sys
+import time
 from typing import IO
 
 from tui_trainer import mapview, network
@@ -18,6 +19,7 @@ from tui_trainer.events import (
     BoundaryUpdated,
     ClassReport,
     EpochEnded,
+    EpochProgress,
     Event,
     NetworkUpdated,
     RunFailed,
@@ -25,9 +27,10 @@ from tui_trainer.events import (
     RunStarted,
     to_json_dict,
 )
+from tui_trainer.textsafe import printable
 
-#: Map size in characters: twice as wide as tall, because terminal cells are tall.
-MAP_ROWS = 24
+#: Map size in pixels: 48 × 48, drawn two pixels to a character cell (24 lines of 48 characters).
+MAP_ROWS = 48
 MAP_COLS = 48
 #: Per-neuron map grids for ``--show-network``: half-block cells in colour (two grid rows per
 #: line), one shade character per cell without; both print 8 lines of 16 characters per neuron.
@@ -69,7 +72,8 @@ class HeadlessPrinter:
             self._console = Console(file=self.stream, force_terminal=True, highlight=False, soft_wrap=True)
 
     def _line(self, text: str = "") -> None:
-        self.stream.write(text + "\n")
+        # Lines quote user text (file names, labels, notes): never let it carry escapes.
+        self.stream.write(printable(text) + "\n")
         self.stream.flush()
 
     def __call__(self, event: Event) -> None:
@@ -80,8 +84,11 @@ class HeadlessPrinter:
                 f"tui-trainer: {cfg.data.dataset} ({event.task}), {event.n_train} train / {event.n_val} validation samples, "
                 f"{event.summary.params:,} params, {event.summary.backend} on {event.summary.device}"
             )
+            # Notes go to stderr: stdout stays the header, the epoch lines and the summary, so a
+            # script reading the epoch lines never meets "note: labels ..." between them.
             for note in event.notes:
-                self._line(f"note: {note}")
+                sys.stderr.write(f"note: {printable(note)}\n")
+            sys.stderr.flush()
         elif isinstance(event, EpochEnded):
             self._line(event.line())
         elif isinstance(event, BoundaryUpdated):
@@ -93,7 +100,7 @@ class HeadlessPrinter:
         elif isinstance(event, RunFinished):
             self._summary(event)
         elif isinstance(event, RunFailed):
-            sys.stderr.write(f"tui-trainer: error: {event.message}\n")
+            sys.stderr.write(f"tui-trainer: error: {printable(event.message)}\n")
             sys.stderr.flush()
 
     # -- the end-of-run summary ------------------------------------------------------------
@@ -134,7 +141,7 @@ class HeadlessPrinter:
             else:
                 self._line(text.plain.rstrip())
         if event.layers and event.layers[0].grids is not None:
-            self._line(network.legend(self.color))
+            self._line(network.legend(self.color, event.extent))
 
     def _map_points(self) -> list[mapview.MapPoints]:
         ds: Dataset | None = self._dataset_getter() if self._dataset_getter else None
@@ -150,26 +157,30 @@ class HeadlessPrinter:
         values = self.boundary.values
         points = self._map_points()
         what = "predicted value" if regression else "decision boundary"
+        extent, (across, up) = self.boundary.extent, self.boundary.axes
         self._line()
-        self._line(f"{what} over [-6, 6]^2 (x1 across, x2 up), epoch {self.boundary.epoch}:")
+        self._line(f"{what} over {across} [{extent[0]:g}, {extent[1]:g}] x {up} [{extent[2]:g}, {extent[3]:g}] "
+                   f"({across} across, {up} up), epoch {self.boundary.epoch}:")
         if self.color and self._console is not None:
-            self._console.print(mapview.render_rich(values, points, regression=regression))
+            self._console.print(mapview.render_rich(values, points, regression=regression, extent=extent))
         else:
             border = "+" + "-" * values.shape[1] + "+"
             self._line(border)
-            for row in mapview.render_ascii(values, points, regression=regression):
+            for row in mapview.render_ascii(values, points, regression=regression, extent=extent):
                 self._line(f"|{row}|")
             self._line(border)
         self._line(mapview.legend(self.color, regression))
 
     def _class_report(self, report: ClassReport) -> None:
-        names = report.class_names
+        names = [printable(n) for n in report.class_names]
         acc = report.per_class_accuracy
         support = report.confusion.sum(axis=1)
         self._line()
         if self.color and self._console is not None:
             from rich.table import Table
+            from rich.text import Text
 
+            names = [Text(n) for n in names]  # Text: class names are never read as markup
             table = Table(title="per-class accuracy (validation)")
             table.add_column("class")
             table.add_column("accuracy", justify="right")
@@ -198,12 +209,22 @@ class HeadlessPrinter:
             self._line(f"{name:<{width}}" + "".join(f"{int(v):>{cell}}" for v in row))
 
 
+#: Shortest time between two ``progress`` objects in --json output (seconds).
+JSON_PROGRESS_EVERY = 1.0
+
+
 class JsonLinesPrinter:
-    """One JSON object per event, one per line, flushed as it happens."""
+    """One JSON object per event, one per line, flushed as it happens (``progress`` at most once a second)."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream or sys.stdout
+        self._progress_at = -math.inf
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, EpochProgress):
+            now = time.monotonic()
+            if now - self._progress_at < JSON_PROGRESS_EVERY:
+                return
+            self._progress_at = now
         self.stream.write(json.dumps(to_json_dict(event), allow_nan=False) + "\n")
         self.stream.flush()

@@ -64,7 +64,8 @@ def snapshot(backend: Backend, specs: list[LayerSpec], dataset: Dataset, shape: 
     weights = backend.weights()
     if dataset.is_2d:
         rows, cols = shape
-        x = expand_features(grid_points(rows, cols), dataset.features)
+        extent = dataset.extent
+        x = expand_features(grid_points(rows, cols, extent), dataset.features)
         acts = backend.activations(x)
         layers = [NeuronLayer(
             name="inputs", kind="inputs", activation="",
@@ -78,7 +79,7 @@ def snapshot(backend: Backend, specs: list[LayerSpec], dataset: Dataset, shape: 
             layers.append(NeuronLayer(name=name, kind="dense", activation=spec.activation,
                                       labels=neuron_labels(spec, spec.units), grids=np.ascontiguousarray(grids),
                                       weights=np.asarray(wb[0], np.float32), biases=np.asarray(wb[1], np.float32)))
-        return NetworkUpdated(epoch=epoch, layers=tuple(layers)), acts[-1]
+        return NetworkUpdated(epoch=epoch, layers=tuple(layers), extent=extent), acts[-1]
     layers = []
     first_dense = True
     for i, (spec, name, wb) in enumerate(zip(specs, names, weights, strict=True)):
@@ -357,9 +358,11 @@ def network_text(event: NetworkUpdated, color: bool, width: int = 100) -> list[T
     return out
 
 
-def legend(color: bool) -> str:
+def legend(color: bool, extent: tuple[float, float, float, float] = (-6.0, 6.0, -6.0, 6.0)) -> str:
+    x_lo, x_hi, y_lo, y_hi = extent
+    where = ("[-6, 6]^2" if extent == (-6.0, 6.0, -6.0, 6.0) else f"[{x_lo:g}, {x_hi:g}] x [{y_lo:g}, {y_hi:g}]")
     if color:
-        return ("each map: the neuron's output over [-6, 6]^2 (x1 across, x2 up); orange = negative, "
+        return (f"each map: the neuron's output over {where} (x1 across, x2 up); orange = negative, "
                 "blue = positive; tanh on [-1, 1], sigmoid on [0, 1], others scaled to their own |max|")
-    return ("each map: the neuron's output over [-6, 6]^2 (x1 across, x2 up); '=' '-' negative, "
+    return (f"each map: the neuron's output over {where} (x1 across, x2 up); '=' '-' negative, "
             "'.' ' ' near 0, '+' '#' positive")

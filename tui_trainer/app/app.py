@@ -10,6 +10,7 @@ sees more than ten repaints a second however fast the engine goes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import importlib
 import os
@@ -28,7 +29,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Tab, Tabs
+from textual.widgets import Button, Tab, Tabs
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui_trainer import mapview, presets
@@ -36,13 +37,16 @@ from tui_trainer.app.boundary import (
     GALLERY_MAX,
     BoundaryMap,
     MapPanel,
+    axis_note,
     class_report_table,
     gallery,
     map_points,
     map_shape,
 )
-from tui_trainer.app.dialogs import ConfirmScreen, OpenPresetScreen, SavePresetScreen, SaveRequest
+from tui_trainer.app.dialogs import ConfirmScreen, OpenPresetScreen, SavePresetScreen, SaveRequest, save_proposal
+from tui_trainer.app.footer import WrappingFooter
 from tui_trainer.app.forms import ConfigForm, FormCheck, check_form
+from tui_trainer.app.keys import PLAYGROUND_ACTIONS, PLAYGROUND_BINDINGS, PlaygroundKeys
 from tui_trainer.app.messages import (
     BackendLoaded,
     BoundaryReady,
@@ -50,15 +54,20 @@ from tui_trainer.app.messages import (
     Courier,
     DataLoaded,
     EpochDone,
+    EpochProgressed,
     GalleryPredicted,
+    NetworkReady,
     PredictionDone,
     RunBegan,
     RunEnded,
 )
 from tui_trainer.app.metrics import MetricsTable, StatusLine
 from tui_trainer.app.model_panel import ModelPanel, describe_prediction, parse_point, planned_summary
+from tui_trainer.app.network_control import NetworkViewMixin
+from tui_trainer.app.network_view import NetworkPanel
 from tui_trainer.app.plot import LossPlot
 from tui_trainer.app.remote import RemoteRuns
+from tui_trainer.app.safe import literal
 from tui_trainer.app.state import BACKEND_NAMES, Clock, RunState, UiBudget
 from tui_trainer.backends import BACKEND_MODULES, is_installed
 from tui_trainer.backends.base import default_threads
@@ -68,7 +77,10 @@ from tui_trainer.data import Dataset, load_dataset
 from tui_trainer.engine import Session
 from tui_trainer.errors import UserError
 from tui_trainer.launch import store_exporter
+from tui_trainer.textsafe import printable
 
+#: Name prefix of the threads that import a framework (daemon threads; see ``_import_backend``).
+IMPORT_THREAD_PREFIX = "tui-trainer-import-"
 #: Seconds between redraws of the table, plot, map and status (10 Hz at most).
 FLUSH_INTERVAL = 0.1
 #: Seconds between boundary maps the engine sends while training (twice that for very fast runs).
@@ -83,11 +95,12 @@ STATUS_INTERVAL = 0.5
 #: gives the GIL up in every framework call; with the default it may then wait up to 5 ms for
 #: the UI thread each time, which can halve a fast run.  1 ms keeps both moving.
 SWITCH_INTERVAL = 0.001
-VIEWS = ("train", "map", "model")
+VIEWS = ("train", "map", "model", "network")
+TABLE_TITLE = "epochs (newest first, ★ best)"
 #: How much each panel's wait counts when a fast run leaves time for one panel per tick.
-PRIORITY = {"plot": 1.0, "map": 1.0, "table": 0.5, "status": 2.0}
+PRIORITY = {"plot": 1.0, "map": 1.0, "table": 0.5, "status": 2.0, "network": 1.0}
 #: Seconds a panel may go undrawn while the UI is over its budget.
-MAX_STALE = {"plot": 1.0, "map": 1.0, "table": 1.5, "status": 1.0}
+MAX_STALE = {"plot": 1.0, "map": 1.0, "table": 1.5, "status": 1.0, "network": 1.0}
 #: Playground data is drawn from Python's and numpy's global random generators, seeded and
 #: restored around each load; two loads at once (a preview and a run) would mix their
 #: streams, so the app's threads load one dataset at a time.
@@ -105,7 +118,7 @@ def engine_threads() -> int:
     return max(1, default_threads() - 1)
 
 
-class TrainerApp(RemoteRuns, App[None]):
+class TrainerApp(RemoteRuns, PlaygroundKeys, NetworkViewMixin, App[None]):
     """Build a network in the side panel, train it, watch it learn."""
 
     CSS_PATH = "app.tcss"
@@ -119,14 +132,15 @@ class TrainerApp(RemoteRuns, App[None]):
         Binding("f8", "step", "Step", priority=True, tooltip="train one epoch, then pause"),
         Binding("ctrl+s", "save_preset", "Save", priority=True, tooltip="save the form as a preset"),
         Binding("ctrl+o", "open_preset", "Open", priority=True, tooltip="open a preset"),
-        Binding("f2", "next_view", "View", tooltip="next panel (narrow screens)"),
+        Binding("f2", "next_view", "View", tooltip="next panel (narrow screens); training curves or the network (wide)"),
         Binding("f3", "toggle_form", "Form", tooltip="hide or show the form"),
         Binding("f4", "predict", "Ask", tooltip="ask the model about a point (the predict box)"),
         Binding("f9", "runs", "Runs", tooltip="open a recorded run (live while it goes)"),
         Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="stop any run and quit"),
+        *PLAYGROUND_BINDINGS,
     ]
     RUN_ACTIONS = {"start", "pause", "stop", "step", "save_preset", "open_preset", "next_view", "toggle_form",
-                   "predict", "runs"}
+                   "predict", "runs", *PLAYGROUND_ACTIONS}
 
     def __init__(self, config: Config, preset_name: str | None = None, *, threads: int | None = None,
                  clock: Clock = time.monotonic, show_timings: bool = True, process: bool = True,
@@ -155,14 +169,24 @@ class TrainerApp(RemoteRuns, App[None]):
         self._note: tuple[str, bool] | None = None
         self._last_grid: tuple[int, int] = (20, 40)
         self._gallery_pred: tuple[int, np.ndarray] | None = None
-        self._resize_timer: Any = None
+        # Not ``_resize_timer``: textual.App uses that name for its own resize handling, and
+        # a timer of ours left in it made the app ignore every terminal resize after a run.
+        self._map_resize_timer: Any = None
         self._switch_interval: float | None = None
         #: When each panel was last drawn (perf_counter), for the round robin while training.
         self._drawn: dict[str, float] = {}
         self.ui_budget = UiBudget()
+        self._stale_shown = False
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Every notification quotes user text (names, paths, values): never read it as markup."""
+        super().notify(printable(message, keep_newlines=True), title=printable(title), severity=severity,
+                       timeout=timeout, markup=False)
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
+        self._apply_breakpoints()  # before the widgets exist: classes on an empty screen restyle nothing
         yield StatusLine(id="status")
         with Horizontal(id="body"):
             with Vertical(id="side"):
@@ -178,9 +202,10 @@ class TrainerApp(RemoteRuns, App[None]):
                     with Vertical(id="train-panel", classes="panel"):
                         yield LossPlot(id="loss-plot")
                         yield MetricsTable(id="metrics", show_timings=self.show_timings)
+                    yield NetworkPanel(id="network-panel", classes="panel")
                     yield MapPanel(id="map-panel", classes="panel")
                     yield ModelPanel(id="model-panel", classes="panel")
-        yield Footer(compact=True, show_command_palette=False)
+        yield WrappingFooter(compact=True, show_command_palette=False)
 
     # Panels are looked up once: the redraw timer may tick while the app is closing,
     # when the screen is already gone and a query would fail.
@@ -217,13 +242,29 @@ class TrainerApp(RemoteRuns, App[None]):
         """True once the widgets are gone: Textual still delivers queued messages while closing."""
         return not self.is_running or not self.form.is_attached
 
+    def _apply_breakpoints(self) -> None:
+        """Give the screen its breakpoint classes now, from the terminal's size.
+
+        Textual adds them when the screen gets its first Resize, which comes after
+        the first frame: at 120x40 that frame was the narrow tabbed layout,
+        replaced a moment later.  Resizes keep them up to date as before.
+        """
+        width, height = self.size
+        classes: dict[str, bool] = {}
+        for dimension, breakpoints in ((width, self.HORIZONTAL_BREAKPOINTS), (height, self.VERTICAL_BREAKPOINTS)):
+            chosen = next((name for least, name in sorted(breakpoints, reverse=True) if dimension >= least), None)
+            for _, name in breakpoints:
+                classes[name] = name == chosen
+        # One batch: each class change restyles the whole screen (~50 ms apiece before the first frame).
+        self.screen.update_classes(classes)
+
     def on_mount(self) -> None:
         for name in ("form", "map_panel", "boundary_map", "plot", "table", "model_panel", "status"):
             getattr(self, name)
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL))
         self.query_one("#loss-plot").border_title = "loss"
-        self.query_one("#metrics").border_title = "epochs (newest first, ★ best)"
+        self.query_one("#metrics").border_title = TABLE_TITLE
         self.map_panel.border_title = "map"
         self.model_panel.border_title = "model"
         self.set_interval(FLUSH_INTERVAL, self._redraw_tick)
@@ -253,6 +294,7 @@ class TrainerApp(RemoteRuns, App[None]):
         if self.closing_down:
             return
         check = self._validate()
+        self._network_dirty = True
         if event.key in ("train.backend", "preset"):
             self._preload_backend(self.form.choice("train.backend"))
         if check.ok and self.preview_key != check.config.data:
@@ -291,14 +333,27 @@ class TrainerApp(RemoteRuns, App[None]):
         self._update_status()
         (self._warm_backend if self.process else self._import_backend)(name)
 
-    @work(thread=True, exit_on_error=False, group="import")
     def _import_backend(self, name: str) -> None:
-        try:
-            importlib.import_module(BACKEND_MODULES[name][0])
-        except Exception as exc:  # noqa: BLE001 - a broken install is shown, not raised
-            self.post_message(BackendLoaded(name, error=f"{type(exc).__name__}: {exc}"))
-        else:
-            self.post_message(BackendLoaded(name))
+        """Import a framework on a daemon thread, not a Textual worker.
+
+        An import can't be cancelled, and a worker runs in asyncio's executor,
+        which ``App.run`` joins on the way out: quitting while TensorFlow was
+        still loading took 4-6 s.  A daemon thread is left behind instead (the
+        CLI then ends the process at once, see ``cli.IMPORT_THREAD_PREFIX``).
+        """
+
+        def load() -> None:
+            try:
+                importlib.import_module(BACKEND_MODULES[name][0])
+            except Exception as exc:  # noqa: BLE001 - a broken install is shown, not raised
+                message = BackendLoaded(name, error=f"{type(exc).__name__}: {exc}")
+            else:
+                message = BackendLoaded(name)
+            if self.is_running:
+                with contextlib.suppress(RuntimeError):  # the app's loop may have closed meanwhile
+                    self.post_message(message)
+
+        threading.Thread(target=load, name=f"{IMPORT_THREAD_PREFIX}{name}", daemon=True).start()
 
     def on_backend_loaded(self, message: BackendLoaded) -> None:
         if self.closing_down:
@@ -376,7 +431,7 @@ class TrainerApp(RemoteRuns, App[None]):
             if self.preview_error and not self._run_active():
                 panel.set_mode("text")
                 panel.set_title("can't load the data")
-                panel.show_gallery(Text(self.preview_error, style="red"))
+                panel.show_gallery(literal(self.preview_error, style="red"))
                 panel.show_report(None)
                 return
             name = cfg.data.dataset
@@ -393,13 +448,19 @@ class TrainerApp(RemoteRuns, App[None]):
             panel.set_mode("map")
             panel.set_legend(mapview.legend(color=not plain, regression=regression))
             boundary = run.boundary if trained and run.boundary is not None else None
-            if boundary is None:
-                panel.set_title(f"{ds.name} · {split} · no model yet")
-                self.boundary_map.show(None, map_points(ds), regression=regression, plain=plain)
+            neuron = self.neuron_map()
+            if neuron is not None:
+                values, scaled, what = neuron
+                panel.set_title(ds.name, what, "Esc: output map", axis_note(ds))
+                self.boundary_map.show(values, map_points(ds), regression=scaled, plain=plain, extent=ds.extent)
+            elif boundary is None:
+                panel.set_title(ds.name, "no model yet", split, axis_note(ds))
+                self.boundary_map.show(None, map_points(ds), regression=regression, plain=plain, extent=ds.extent)
             else:
-                what = "output" if regression else "boundary"
-                panel.set_title(f"{ds.name} · {what} · epoch {boundary.epoch}")
-                self.boundary_map.show(boundary.values, map_points(ds), regression=regression, plain=plain)
+                what = ("last run's " if self.run_is_stale() else "") + ("output" if regression else "boundary")
+                panel.set_title(ds.name, f"{what} · epoch {boundary.epoch}", axis_note(ds), split)
+                self.boundary_map.show(boundary.values, map_points(ds), regression=regression, plain=plain,
+                                       extent=boundary.extent)
             return
         panel.set_mode("text")
         if ds.image_shape is not None:
@@ -407,10 +468,10 @@ class TrainerApp(RemoteRuns, App[None]):
             if trained and self._gallery_pred is not None and self._gallery_pred[0] == run.run_id:
                 predicted = self._gallery_pred[1]
             key = "predicted=true" if predicted is not None else "t: true label"
-            panel.set_title(f"{ds.name} · {split} · val images, {key}")
+            panel.set_title(ds.name, f"val images, {key}", split)
             panel.show_gallery(gallery(ds, predicted, max(20, panel.size.width - 2), plain))
         else:
-            panel.set_title(f"{ds.name} · {split}")
+            panel.set_title(ds.name, split)
             panel.show_gallery(Text(f"no map: the data has {ds.input_shape} inputs, not 2-D points"))
         report = run.class_report if trained else None
         panel.show_report(class_report_table(report) if report is not None else None)
@@ -430,14 +491,17 @@ class TrainerApp(RemoteRuns, App[None]):
             return
         shape = map_shape(event.size)
         self._last_grid = shape
+        self._network_dirty = True
         run = self.run_state
         if run is None:
             return
         run.control.grid_shape = shape
+        if run.control.network_shape is not None:
+            run.control.network_shape = shape
         if (run.over or run.control.paused) and run.boundary is not None and run.boundary.values.shape != shape:
-            if self._resize_timer is not None:
-                self._resize_timer.stop()
-            self._resize_timer = self.set_timer(0.2, lambda: self._redraw_boundary(run, shape))
+            if self._map_resize_timer is not None:
+                self._map_resize_timer.stop()
+            self._map_resize_timer = self.set_timer(0.2, lambda: self._redraw_boundary(run, shape))
 
     @work(thread=True, exit_on_error=False, group="predict")
     def _redraw_boundary(self, run: RunState, shape: tuple[int, int]) -> None:
@@ -450,8 +514,13 @@ class TrainerApp(RemoteRuns, App[None]):
         session = run.session
         if session.backend is None or session.head is None:
             return
+        epoch = session.history[-1].epoch if session.history else 0
         try:
-            event = session.boundary(shape[0], shape[1], session.history[-1].epoch if session.history else 0)
+            if run.control.network_shape is not None:  # the network view is open: its maps too, same pass
+                net, event = session.network(shape, epoch, shape)
+                self.post_message(NetworkReady(run.run_id, net))
+            else:
+                event = session.boundary(shape[0], shape[1], epoch)
         except Exception:  # noqa: BLE001 - keep the old map if the model can't be asked
             return
         if event is not None:
@@ -498,6 +567,7 @@ class TrainerApp(RemoteRuns, App[None]):
                             else (RunControl(), Session(cfg, dataset, threads=self.threads)))
         control.grid_interval = GRID_INTERVAL
         control.grid_shape = self._last_grid
+        control.network_shape = self._last_grid if self.network_wanted() else None
         if stepping:
             control.step()
         self._run_id += 1
@@ -567,12 +637,21 @@ class TrainerApp(RemoteRuns, App[None]):
     def on_epoch_done(self, message: EpochDone) -> None:
         run = self._current(message.run_id)
         if run is not None:
+            first = not run.epochs
             for event in message.events:
                 run.add_epoch(event)
             self.plot.mark_dirty()
+            if first and not self.closing_down:  # the first epoch shows at once, not at the next status tick
+                self._drawn["status"] = time.perf_counter()
+                self._update_status()
             if run.control.paused and not self.closing_down:
                 # A paused (or stepped) model: show its map now, not the last one sent while training.
                 self._redraw_boundary(run, self._last_grid)
+
+    def on_epoch_progressed(self, message: EpochProgressed) -> None:
+        run = self._current(message.run_id)
+        if run is not None and not run.over:
+            run.progress = message.event  # drawn by the status line on its next tick
 
     def on_boundary_ready(self, message: BoundaryReady) -> None:
         run = self._current(message.run_id)
@@ -665,10 +744,13 @@ class TrainerApp(RemoteRuns, App[None]):
             jobs["table"] = lambda: self.table.show(run)
         if self._boundary_dirty or self._report_dirty:
             jobs["map"] = self._draw_map
-        status_due = force or not self._run_active() or now - self._drawn.get("status", 0.0) >= STATUS_INTERVAL
+        if self._network_dirty and self.network_visible():
+            jobs["network"] = self.draw_network
+        racing = self._run_active() and not self.run_state.control.paused
+        # Paused, the status is drawn with the table, so both show the same newest epoch.
+        status_due = force or not racing or now - self._drawn.get("status", 0.0) >= STATUS_INTERVAL
         if status_due:
             jobs["status"] = self._update_status
-        racing = self._run_active() and not self.run_state.control.paused
         if not force and racing and jobs:
             used = self.ui_budget.used()
             # A run fast enough to fill the UI budget gets maps half as often: each one costs the
@@ -707,7 +789,25 @@ class TrainerApp(RemoteRuns, App[None]):
             count = len(self.check.errors)
             note = (f"{count} field{'s' if count > 1 else ''} to fix", True)
         self.status.show(run=run, now=self.clock(), show_timings=self.show_timings, backend=backend,
-                         loading=loading, params=self._planned_params(), preset=self.preset_name, note=note)
+                         loading=loading, params=self._planned_params(), preset=self.preset_name, note=note,
+                         stale=self.run_is_stale(), modified=self.form.modified(self.check.config))
+        self._mark_stale()
+
+    def _mark_stale(self) -> None:
+        """Dim and label the last run's curves, table and map once the form no longer matches that run."""
+        stale = self.run_is_stale()
+        if stale == self._stale_shown:
+            return
+        self._stale_shown = stale
+        self.query_one("#train-panel").set_class(stale, "-stale")
+        self.table.border_title = "last run's epochs (form changed)" if stale else TABLE_TITLE
+        self.plot.set_stale(stale)
+        self._boundary_dirty = True
+
+    def run_is_stale(self) -> bool:
+        """The last run is over and the form has changed since: its results are not what F5 would train."""
+        run = self.run_state
+        return run is not None and run.over and self.check.config != run.config
 
     def status_text(self) -> str:
         """The status line as plain text (tests and the benchmark read it)."""
@@ -723,6 +823,7 @@ class TrainerApp(RemoteRuns, App[None]):
             self.notify("Nothing is running: F5 starts a run.")
             return
         paused = run.control.toggle_pause()
+        run.sync_pause(self.clock())
         self._note = None
         self._update_status()
         self._sync_controls()
@@ -745,12 +846,17 @@ class TrainerApp(RemoteRuns, App[None]):
             self._start(stepping=True)
             return
         run.control.step()
+        run.sync_pause(self.clock())
         self._update_status()
         self._sync_controls()
 
     def action_next_view(self) -> None:
         tabs = self.query_one("#view-tabs", Tabs)
         current = (tabs.active or f"tab-{VIEWS[0]}").removeprefix("tab-")
+        if self.screen.has_class("-wide") and self.screen.has_class("-tall"):
+            # Every panel is on screen but one: the network takes the training curves' place.
+            tabs.active = "tab-train" if current == "network" else "tab-network"
+            return
         tabs.active = f"tab-{VIEWS[(VIEWS.index(current) + 1) % len(VIEWS)]}"
 
     def action_predict(self) -> None:
@@ -766,6 +872,9 @@ class TrainerApp(RemoteRuns, App[None]):
         panels = self.query_one("#panels")
         for view in VIEWS:
             panels.set_class(event.tab.id == f"tab-{view}", f"-view-{view}")
+        self.sync_network_request()
+        if event.tab.id == "tab-network":
+            self.query_one("#network-view").focus()  # arrow keys walk the neurons at once
 
     @on(Button.Pressed, "#btn-start")
     def _start_pressed(self) -> None:
@@ -799,14 +908,14 @@ class TrainerApp(RemoteRuns, App[None]):
             self.notify("Fix the marked fields before saving.", severity="error")
             return
         cfg = check.config
-        suggestion = self.preset_name if self.preset_name and self._is_user_preset(self.preset_name) else (
-            f"my-{self.preset_name}" if self.preset_name else "my-preset")
+        name, description = save_proposal(cfg, self.preset_name, self.form.modified(cfg),
+                                          bool(self.preset_name and self._is_user_preset(self.preset_name)))
 
         def saved(request: SaveRequest | None) -> None:
             if request is not None:
                 self._save(dataclasses.replace(cfg, description=request.description), request.name)
 
-        self.push_screen(SavePresetScreen(suggestion, cfg.description), saved)
+        self.push_screen(SavePresetScreen(name, description), saved)
 
     @staticmethod
     def _is_user_preset(name: str) -> bool:
@@ -827,7 +936,8 @@ class TrainerApp(RemoteRuns, App[None]):
             self.notify(str(exc), title="Not saved", severity="error", timeout=10)
             return
         self.preset_name = name
-        self._update_status()
+        self.form.mark_saved(cfg)
+        self._validate()
         self.notify(f"Saved preset {name!r} to {path}", title="Saved")
 
     def action_open_preset(self) -> None:
@@ -878,6 +988,7 @@ class TrainerApp(RemoteRuns, App[None]):
         if self.closing_down:
             return
         self.model_panel.show_result(message.text, ok=message.ok)
+        self.update_inspector()  # the selected neuron's value at the new point
 
     # -- quitting ---------------------------------------------------------------------------------
     async def action_quit(self) -> None:

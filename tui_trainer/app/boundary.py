@@ -2,10 +2,10 @@
 
 The boundary is shaded as ``mapview`` shades it for the headless printer (the
 colour map is built here with numpy, cell for cell what ``render_rich`` gives;
-a test holds them equal; without colour ``render_ascii`` is used as is), one
-character per grid cell, with a grid sized to this widget: the app tells the
+a test holds them equal; without colour ``render_ascii`` is used as is), two
+pixels per character cell, with a grid sized to this widget: the app tells the
 engine the shape via ``control.grid_shape`` so that the model is evaluated
-exactly once per drawn cell.
+exactly once per drawn pixel.
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tui_trainer import mapview
+from tui_trainer.app.safe import Literal, literal
 from tui_trainer.data import Dataset
 from tui_trainer.events import ClassReport
 from tui_trainer.mapview import MapPoints
+from tui_trainer.textsafe import printable
 
 #: Shades from dark to light for images drawn without colour.
 IMAGE_SHADES = " .:-=+*#%@"
@@ -40,7 +42,12 @@ GALLERY_MAX = 12
 
 
 def map_shape(size: Size) -> tuple[int, int]:
-    """Rows and columns of a square-looking map that fits ``size`` (cells are ~1:2)."""
+    """Pixel rows and columns of a square map that fits ``size``.
+
+    Cells are about twice as tall as wide and hold two pixels one above the
+    other, so pixels are square: ``rows`` text lines give ``2 * rows`` pixel
+    rows and take ``2 * rows`` columns.
+    """
     rows = max(4, size.height)
     cols = max(8, size.width)
     if cols >= 2 * rows:
@@ -48,7 +55,7 @@ def map_shape(size: Size) -> tuple[int, int]:
     else:
         rows = max(4, cols // 2)
         cols = 2 * rows
-    return rows, cols
+    return 2 * rows, cols
 
 
 _POINTS: dict[int, tuple[Dataset, list[MapPoints]]] = {}
@@ -73,9 +80,11 @@ def map_points(dataset: Dataset) -> list[MapPoints]:
     return points
 
 
-def cell_steps(values: np.ndarray, regression: bool) -> np.ndarray:
+def cell_steps(values: np.ndarray, regression: bool, lo: float | None = None,
+               hi: float | None = None) -> np.ndarray:
     """``mapview.value_step`` for a whole grid at once (same arithmetic, in float64)."""
-    lo, hi = mapview.value_range(values, regression)
+    if lo is None or hi is None:
+        lo, hi = mapview.value_range(values, regression)
     finite = np.isfinite(values)
     clipped = np.clip(np.where(finite, values, 0.0), lo, hi).astype(np.float64)
     steps = np.rint((clipped - lo) / (hi - lo) * (mapview.STEPS - 1)).astype(np.int64)
@@ -88,6 +97,12 @@ def _bg_style(step: int) -> Style:
     return Style(bgcolor=mapview.hex_colour(mapview.palette_rgb(step)))
 
 
+@lru_cache(maxsize=mapview.STEPS * mapview.STEPS)
+def _half_style(top: int, bottom: int) -> Style:
+    return Style(color=mapview.hex_colour(mapview.palette_rgb(top)),
+                 bgcolor=mapview.hex_colour(mapview.palette_rgb(bottom)))
+
+
 @lru_cache(maxsize=1024)
 def _mark_style(label_step: int, bg_step: int, bold: bool) -> Style:
     # As mapview.render_rich: the label's colour a quarter of the way to black, on the cell's shade.
@@ -95,35 +110,75 @@ def _mark_style(label_step: int, bg_step: int, bold: bool) -> Style:
     return Style(color=mapview.hex_colour(fg), bgcolor=mapview.hex_colour(mapview.palette_rgb(bg_step)), bold=bold)
 
 
-def map_segments(values: np.ndarray, points: list[MapPoints], regression: bool) -> list[list[Segment]]:
-    """The coloured map as segment rows: what ``mapview.render_rich`` draws, made in ~1/10 the time.
+def map_segments(values: np.ndarray, points: list[MapPoints], regression: bool,
+                 extent: tuple[float, float, float, float] = mapview.EXTENT) -> list[list[Segment]]:
+    """The coloured map as segment rows: what ``mapview.render_rich`` draws, made in a fraction of the time.
 
     The map is redrawn several times a second while training, on the UI thread
-    that shares the GIL with the training thread, so the per-cell work of
-    ``render_rich`` is done here with numpy, and equal neighbouring cells are
-    merged into one segment.
+    that shares the GIL with the training thread, so the per-pixel work of
+    ``render_rich`` is done here with numpy: the pixels are turned into colour
+    steps in one pass, and runs of equal cells are found with numpy, so Python
+    only loops over runs and points, not over cells.
     """
-    rows, cols = values.shape
-    steps = cell_steps(values, regression)
     lo, hi = mapview.value_range(values, regression)
-    marks = mapview.point_marks(points, rows, cols, regression)
+    if values.shape[0] % 2:
+        values = np.vstack([values, values[-1:]])
+    steps = cell_steps(values, regression, lo, hi)
+    top, bottom = steps[0::2], steps[1::2]
+    rows, cols = top.shape
+    marks = mapview.point_marks(points, rows, cols, regression, extent)
+    by_row: dict[int, list[int]] = {}
+    for r, c in marks:
+        by_row.setdefault(r, []).append(c)
+    # The cell's shade under a letter: the mean of its two pixels (as mapview.cell_values).
+    mid = cell_steps(mapview.cell_values(values), regression, lo, hi).tolist() if marks else []
+    key = top * mapview.STEPS + bottom
+    # Where runs of equal cells end, for every row in one numpy call.
+    change_rows, change_cols = np.nonzero(key[:, 1:] != key[:, :-1])
+    per_row = np.split(change_cols + 1, np.searchsorted(change_rows, np.arange(1, rows)))
+    tops, bottoms = top.tolist(), bottom.tolist()
+    styles = _cell_styles()
+    half = mapview.HALF
+    label_steps: dict[float, int] = {}
     out = []
     for r in range(rows):
-        row = steps[r].tolist()
+        cuts = per_row[r].tolist()
+        cuts.append(cols)
+        top_r, bottom_r = tops[r], bottoms[r]
         segments: list[Segment] = []
-        run_start = 0
-        for c in range(cols + 1):
-            mark = marks.get((r, c)) if c < cols else None
-            if c == cols or mark is not None or row[c] != row[run_start]:
-                if c > run_start:
-                    segments.append(Segment(" " * (c - run_start), _bg_style(row[run_start])))
-                run_start = c
+        marked = by_row.get(r)
+        start = 0
+        if not marked:
+            for end in cuts:
+                up, down = top_r[start], bottom_r[start]
+                segments.append(Segment((" " if up == down else half) * (end - start), styles[up][down]))
+                start = end
+            out.append(segments)
+            continue
+        cuts = sorted(set(cuts).union(marked, (c + 1 for c in marked)))
+        for end in cuts:
+            if end <= start or end > cols:
+                continue
+            mark = marks.get((r, start))
             if mark is not None:
                 char, label = mark
-                segments.append(Segment(char, _mark_style(mapview.value_step(label, lo, hi), row[c], char.isupper())))
-                run_start = c + 1
+                step = label_steps.get(label)
+                if step is None:
+                    step = label_steps[label] = mapview.value_step(label, lo, hi)
+                segments.append(Segment(char, _mark_style(step, mid[r][start], char.isupper())))
+            else:
+                up, down = top_r[start], bottom_r[start]
+                segments.append(Segment((" " if up == down else half) * (end - start), styles[up][down]))
+            start = end
         out.append(segments)
     return out
+
+
+@lru_cache(maxsize=1)
+def _cell_styles() -> list[list[Style]]:
+    """The style of a cell by its (top, bottom) steps: a background only when they are equal."""
+    return [[_bg_style(up) if up == down else _half_style(up, down) for down in range(mapview.STEPS)]
+            for up in range(mapview.STEPS)]
 
 
 class BoundaryMap(Widget):
@@ -145,18 +200,35 @@ class BoundaryMap(Widget):
         self.points: list[MapPoints] = []
         self.regression = False
         self.plain = False
+        self.extent: tuple[float, float, float, float] = mapview.EXTENT
+        #: The playground's toggles: validation ("test") points on show, output discretized.
+        self.show_test = True
+        self.discrete = False
         #: True while the background is the neutral "no model yet" one.
         self.neutral = True
         self.draws = 0
         self._cache: tuple[tuple[object, ...], list[Strip]] | None = None
 
-    def show(self, values: np.ndarray | None, points: list[MapPoints], *, regression: bool, plain: bool) -> None:
-        """New values (None = neutral background at the current size) and points."""
+    def show(self, values: np.ndarray | None, points: list[MapPoints], *, regression: bool, plain: bool,
+             extent: tuple[float, float, float, float] = mapview.EXTENT) -> None:
+        """New values (None = neutral background at the current size) and points over ``extent``."""
         if (values is self.values and points is self.points and regression == self.regression
-                and plain == self.plain and values is not None):
+                and plain == self.plain and extent == self.extent and values is not None):
             return
         self.values, self.points, self.regression, self.plain = values, points, regression, plain
+        self.extent = extent
         self.neutral = values is None
+        self._redraw()
+
+    def set_toggles(self, *, show_test: bool | None = None, discrete: bool | None = None) -> None:
+        """Show or hide the validation points; shade the output or only its sign (no new prediction needed)."""
+        if show_test is not None:
+            self.show_test = show_test
+        if discrete is not None:
+            self.discrete = discrete
+        self._redraw()
+
+    def _redraw(self) -> None:
         self._cache = None
         self.draws += 1
         self.refresh()
@@ -171,17 +243,25 @@ class BoundaryMap(Widget):
             return self.values
         return np.zeros(map_shape(self.size), dtype=np.float32)
 
+    def shown_points(self) -> list[MapPoints]:
+        return self.points if self.show_test else [p for p in self.points if p.split != "val"]
+
     def _strips(self) -> list[Strip]:
         width, height = self.size
         values = self.grid()
-        key = (id(self.values), values.shape, self.plain, id(self.points), width, height)
+        key = (id(self.values), values.shape, self.plain, id(self.points), width, height, self.show_test,
+               self.discrete, self.extent)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
+        if self.discrete and self.values is not None:
+            values = mapview.discretize(values, self.regression)
+        points = self.shown_points()
         base = self.rich_style
         if self.plain:
-            rows = [[Segment(line, base)] for line in mapview.render_ascii(values, self.points, regression=self.regression)]
+            rows = [[Segment(line, base)] for line in mapview.render_ascii(
+                values, points, regression=self.regression, extent=self.extent)]
         else:
-            rows = map_segments(values, self.points, self.regression)
+            rows = map_segments(values, points, self.regression, self.extent)
         left = max(0, (width - values.shape[1]) // 2)
         top = max(0, (height - len(rows)) // 2)
         blank = Strip.blank(width, base)
@@ -258,14 +338,14 @@ def gallery(dataset: Dataset, predicted: np.ndarray | None, width: int, plain: b
                 ok = guess == true
                 caption = f"{guess}{'=' if ok else '≠'}{true}"
                 style = "bold green" if ok else "bold red"
-            out.append(caption.ljust(cell)[:cell], style=style)
+            out.append(printable(caption).ljust(cell)[:cell], style=style)
         out.append("\n\n")
     return out
 
 
 def class_report_table(report: ClassReport) -> RenderableType:
     """Per-class accuracy and the confusion matrix (rows: true class, columns: predicted)."""
-    names = report.class_names
+    names = [literal(n) for n in report.class_names]  # labels from a file: never markup
     acc = Table(title="per-class accuracy (validation)", box=None, padding=(0, 1), title_justify="left")
     acc.add_column("class")
     acc.add_column("acc", justify="right")
@@ -276,7 +356,7 @@ def class_report_table(report: ClassReport) -> RenderableType:
     conf = Table(title="confusion (rows true, cols predicted)", box=None, padding=(0, 0), title_justify="left")
     conf.add_column("", justify="right")
     for name in names:
-        conf.add_column(f" {name}", justify="right")
+        conf.add_column(Text(" ").append_text(name), justify="right")
     for i, name in enumerate(names):
         cells = []
         for j in range(len(names)):
@@ -285,6 +365,58 @@ def class_report_table(report: ClassReport) -> RenderableType:
             cells.append(Text(f" {v}", style=style))
         conf.add_row(name, *cells)
     return Group(acc, Text(""), conf)
+
+
+def fit_parts(parts: tuple[str, ...] | list[str], width: int, sep: str = " · ") -> str:
+    """``parts`` joined by ``sep``, leaving out those that don't fit ``width`` (the first is always kept).
+
+    Parts come most important first; a part that doesn't fit is skipped and a
+    shorter later one may still be shown, so a title is never cut mid-word.
+    """
+    kept: list[str] = []
+    used = 0
+    for part in parts:
+        if not part:
+            continue
+        extra = len(part) + (len(sep) if kept else 0)
+        if not kept or used + extra <= width:
+            kept.append(part)
+            used += extra
+    return sep.join(kept)
+
+
+def axis_note(dataset: Dataset) -> str:
+    """The map's axes and ranges when they are not the playground's x1, x2 over [-6, 6]."""
+    if dataset.extent == mapview.EXTENT and dataset.axes == ("x1", "x2"):
+        return ""
+    x_lo, x_hi, y_lo, y_hi = dataset.extent
+    across, up = dataset.axes
+    return f"{across} {x_lo:g}..{x_hi:g} across, {up} {y_lo:g}..{y_hi:g} up"
+
+
+class FittedTitle(Static):
+    """A one-line title fitted to its width at every draw (see ``fit_parts``), so a resize refits it.
+
+    The text is set as plain ``Text``: titles hold file and column names, which are never markup.
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("", **kwargs)
+        self.parts: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """The whole title, every part (what a wide enough panel shows)."""
+        return " · ".join(p for p in self.parts if p)
+
+    def show(self, parts: tuple[str, ...]) -> None:
+        if parts != self.parts:
+            self.parts = tuple(parts)
+            # One line: a repaint, not a layout of the whole screen.
+            self.refresh(layout=False)
+
+    def render(self) -> Text:
+        return Text(printable(fit_parts(self.parts, max(1, self.content_size.width))), no_wrap=True, overflow="crop")
 
 
 class MapPanel(Vertical):
@@ -303,12 +435,12 @@ class MapPanel(Vertical):
         self.post_message(self.Resized(event.size))
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="map-title")
+        yield FittedTitle(id="map-title")
         yield BoundaryMap(id="map")
-        yield Static("", id="map-legend")
+        yield Literal("", id="map-legend")
         with VerticalScroll(id="gallery-scroll"):
-            yield Static("", id="gallery")
-            yield Static("", id="class-report")
+            yield Literal("", id="gallery")
+            yield Literal("", id="class-report")
 
     def set_mode(self, mode: str) -> None:
         """``map`` (2-D data), ``gallery`` (images) or ``text`` (neither)."""
@@ -320,12 +452,9 @@ class MapPanel(Vertical):
         self.query_one("#map-legend").display = is_map
         self.query_one("#gallery-scroll").display = not is_map
 
-    def set_title(self, text: str) -> None:
-        # One cropped line: changing it is a repaint, not a layout of the whole screen.
-        title = self.query_one("#map-title", Static)
-        if getattr(title, "text", None) != text:
-            title.text = text
-            title.update(text, layout=False)
+    def set_title(self, *parts: str) -> None:
+        """The title line: as many of ``parts`` (most important first) as the width holds, never cut."""
+        self.query_one("#map-title", FittedTitle).show(parts)
 
     def set_legend(self, text: str) -> None:
         legend = self.query_one("#map-legend", Static)

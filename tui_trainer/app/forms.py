@@ -21,6 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Collapsible, Input, Label, Select, Static
 
 from tui_trainer import config as cfgmod
+from tui_trainer.app.safe import Literal
 from tui_trainer.config import (
     ACTIVATIONS,
     BACKENDS,
@@ -178,7 +179,7 @@ class Flag(Checkbox):
         return super().render()
 
 
-class ErrorText(Static):
+class ErrorText(Literal):
     """Where a field's reason shows; untouched when the reason is unchanged.
 
     Showing or hiding text changes the form's height, which makes Textual lay
@@ -289,7 +290,7 @@ class ConfigForm(VerticalScroll):
                         yield Flag(FEATURE_LABELS[key], key in d.features, compact=True, id=f"feat-{key}")
                 yield ErrorText()
         with Collapsible(title="Network", collapsed=False, id="sec-network"):
-            yield Static("", id="explicit-layers")
+            yield Literal("", id="explicit-layers")
             with Vertical(id="row-model-hidden", classes="field"):
                 yield Label(" # units activation  drop", classes="layers-head")
                 with Vertical(id="layers"):
@@ -332,6 +333,15 @@ class ConfigForm(VerticalScroll):
     def config(self) -> Config:
         """The config the form was last loaded from (not what it shows now)."""
         return self._config
+
+    def modified(self, current: Config | None) -> bool:
+        """Whether ``current`` (the form checked as a config) differs from the preset loaded or last saved."""
+        return current is None or current != self._config
+
+    def mark_saved(self, config: Config) -> None:
+        """The form was saved as ``config``: that is what it is compared with from now on."""
+        self._config = config
+        self._base = config.to_dict()
 
     def choice(self, key: str) -> str:
         return str(self.query_one(f"#in-{dom_id(key)}", Select).value)

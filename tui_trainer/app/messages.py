@@ -19,7 +19,9 @@ from tui_trainer.events import (
     BoundaryUpdated,
     ClassReport,
     EpochEnded,
+    EpochProgress,
     Event,
+    NetworkUpdated,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -41,9 +43,23 @@ class EpochDone(Message):
 
 
 @dataclass
+class EpochProgressed(Message):
+    """How far a long epoch has got (only sent for epochs over about a second)."""
+
+    run_id: int
+    event: EpochProgress
+
+
+@dataclass
 class BoundaryReady(Message):
     run_id: int
     event: BoundaryUpdated
+
+
+@dataclass
+class NetworkReady(Message):
+    run_id: int
+    event: NetworkUpdated
 
 
 @dataclass
@@ -138,8 +154,12 @@ def message_for(run_id: int, event: Event) -> Message:
     """The UI message for one engine event."""
     if isinstance(event, EpochEnded):
         return EpochDone(run_id, (event,))
+    if isinstance(event, EpochProgress):
+        return EpochProgressed(run_id, event)
     if isinstance(event, BoundaryUpdated):
         return BoundaryReady(run_id, event)
+    if isinstance(event, NetworkUpdated):
+        return NetworkReady(run_id, event)
     if isinstance(event, RunStarted):
         return RunBegan(run_id, event)
     if isinstance(event, ClassReport):

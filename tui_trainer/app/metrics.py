@@ -11,8 +11,9 @@ from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
-from tui_trainer.app.state import BACKEND_NAMES, RunState, fmt_duration, fmt_float
-from tui_trainer.events import EpochEnded
+from tui_trainer.app.safe import literal
+from tui_trainer.app.state import BACKEND_NAMES, RunState, fmt_duration, fmt_epoch_time, fmt_float
+from tui_trainer.events import EpochEnded, EpochProgress
 
 #: Epochs in the table (plus the best one when it is older); the full history is in the plot.
 #: Every row is rewritten on each update, so the table is kept to about what a screen shows.
@@ -20,17 +21,20 @@ TABLE_ROWS = 15
 
 
 class MetricsTable(DataTable):
-    """Latest epochs: loss, accuracy (or MAE), seconds; the best epoch starred.
+    """Latest epochs: loss, accuracy (or MAE), epoch time; the best epoch starred.
 
     The ``TABLE_ROWS`` + 1 rows exist from the start and are rewritten in place,
     with fixed column widths: adding or removing rows makes Textual lay out the
     whole screen again, which a fast run must not pay several times a second.
     """
 
-    WIDTHS = {"epoch": 5, "loss": 7, "acc": 5, "mae": 7, "val_loss": 8, "val_acc": 7, "val_mae": 7, "sec": 5}
+    #: Widths including the one-space gap before each right-aligned column: the cells have no
+    #: padding of their own, so the whole table (with timings) is 43 wide and fits the 45
+    #: columns it gets at 80x24 and the panel's 47 at 120x40.
+    WIDTHS = {"epoch": 6, "loss": 8, "acc": 6, "mae": 8, "val_loss": 9, "val_acc": 8, "val_mae": 8, "time": 6}
 
     def __init__(self, *, show_timings: bool = True, **kwargs: object) -> None:
-        super().__init__(cursor_type="none", zebra_stripes=False, **kwargs)
+        super().__init__(cursor_type="none", zebra_stripes=False, cell_padding=0, **kwargs)
         self.show_timings = show_timings
         self._regression: bool | None = None
         self._shown: tuple[int, int, int] | None = None
@@ -50,7 +54,7 @@ class MetricsTable(DataTable):
         metric = "mae" if regression else "acc"
         columns = ["epoch", "loss", metric, "val_loss", f"val_{metric}"]
         if self.show_timings:
-            columns.append("sec")
+            columns.append("time")
         for name in columns:
             self.add_column(Text(name, justify="right"), key=name, width=self.WIDTHS[name])
         # All rows up front, blank: a run then only rewrites cells and never relayouts the screen.
@@ -72,7 +76,7 @@ class MetricsTable(DataTable):
             Text(fmt_float(val_metric, digits), style=style, justify="right"),
         ]
         if self.show_timings:
-            cells.append(Text(f"{event.seconds:.3f}", style="dim", justify="right"))
+            cells.append(Text(fmt_epoch_time(event.seconds), style="dim", justify="right"))
         return cells
 
     def _write(self, rows: list[list[Text]]) -> None:
@@ -116,6 +120,23 @@ class MetricsTable(DataTable):
         self._write(rows)
 
 
+#: Cells of the status line's bar for the current epoch.
+BAR_CELLS = 12
+
+
+def progress_parts(progress: EpochProgress, total: int, show_timings: bool) -> list[tuple[str, str]]:
+    """The epoch under way as status-line parts: its number and a bar, then batches, pace and ETA."""
+    share = progress.samples_done / max(progress.samples, 1)
+    filled = min(BAR_CELLS, int(share * BAR_CELLS))
+    bar = "━" * filled + "╺" * (filled < BAR_CELLS) + " " * max(0, BAR_CELLS - filled - 1)
+    parts = [(f"epoch {progress.epoch}/{total} {bar} {100 * share:3.0f}%", "cyan")]
+    detail = f"{progress.batches_done:,}/{progress.batches:,} batches"
+    if show_timings:
+        detail += f", {progress.samples_per_s:,.0f}/s, epoch ETA {fmt_duration(progress.epoch_eta)}"
+    parts.append((detail, ""))
+    return parts
+
+
 class StatusLine(Static):
     """idle/running/paused/finished, epoch x/N, elapsed, ETA, backend, device, parameters."""
 
@@ -129,17 +150,31 @@ class StatusLine(Static):
         super().update(content, layout=layout)
 
     def show(self, *, run: RunState | None, now: float, show_timings: bool, backend: str, loading: str | None,
-             params: int | None, preset: str | None, note: tuple[str, bool] | None) -> None:
-        """Compose the line; ``note`` is (text, is_error), shown right after the state."""
+             params: int | None, preset: str | None, note: tuple[str, bool] | None, stale: bool = False,
+             modified: bool = False) -> None:
+        """Compose the line; ``note`` is (text, is_error), shown right after the state.
+
+        ``stale``: the run is over and the form has changed since, so the line
+        says "idle", names the last run in grey, and the framework and
+        parameter count are the form's (what F5 would train), not the old run's.
+        ``modified``: the form differs from the preset it was loaded from.
+        """
         parts: list[tuple[str, str]] = []
         if run is None:
             parts.append(("idle", "bold"))
+        elif stale:
+            parts.append(("idle", "bold"))
+            done = run.last.epoch if run.last else 0
+            parts.append((f"last run {run.phase()} at epoch {done}/{run.total_epochs}", "dim"))
         else:
             phase = run.phase()
             style = {"running": "bold green", "paused": "bold yellow", "failed": "bold red"}.get(phase, "bold")
             parts.append((phase, style))
             done = run.last.epoch if run.last else 0
-            parts.append((f"epoch {done}/{run.total_epochs}", ""))
+            if run.progress is not None and not run.over:  # inside a long epoch: a bar for it
+                parts.extend(progress_parts(run.progress, run.total_epochs, show_timings))
+            else:
+                parts.append((f"epoch {done}/{run.total_epochs}", ""))
             if show_timings:
                 parts.append((fmt_duration(run.elapsed(now)), ""))
                 if not run.over:
@@ -150,7 +185,7 @@ class StatusLine(Static):
             # Right after the state, so a narrow terminal cuts the details, not the news.
             words, is_error = note
             parts.insert(1, (words, "bold red" if is_error else "italic"))
-        summary = run.started.summary if run is not None and run.started else None
+        summary = run.started.summary if run is not None and run.started and not stale else None
         if summary is not None:
             parts.append((f"{BACKEND_NAMES.get(summary.backend, summary.backend)} {summary.device}", ""))
             parts.append((f"{summary.params:,} params", ""))
@@ -162,12 +197,12 @@ class StatusLine(Static):
             if params is not None:
                 parts.append((f"{params:,} params", ""))
         if preset:
-            parts.append((f"preset {preset}", "dim"))
+            parts.append((f"preset {preset}" + (" (modified)" if modified else ""), "dim"))
         text = Text()
         for i, (words, style) in enumerate(parts):
             if i:
                 text.append(" · ", style="dim")
-            text.append(words, style=style)
+            text.append_text(literal(words, style=style))  # preset names, error notes: user text
         if text != self._last:
             self._last = text
             # One fixed line: a repaint, never a screen layout.

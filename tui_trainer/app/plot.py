@@ -33,6 +33,32 @@ def _series(history: Sequence[EpochEnded], name: str, limit: int) -> tuple[list[
     return xs, ys
 
 
+def epoch_ticks(first: int, last: int, width: int) -> list[int]:
+    """Whole-epoch ticks from ``first`` to ``last``, a round step apart (1, 2, 5, 10, 20, 50, ...).
+
+    As many as fit ``width`` columns with room for their labels (about one per 8
+    columns); plotext's own ticks divide the range evenly and give 259.8.  The
+    first epoch is a tick too unless the next one is close to it.
+    """
+    if last <= first:
+        return [first]
+    most = max(2, width // 8)
+    step = 1
+    while (last - first) / step > most:
+        step = _next_step(step)
+    ticks = list(range(-(-first // step) * step, last + 1, step))
+    if not ticks or ticks[0] - first > step / 2:
+        ticks.insert(0, first)
+    return ticks
+
+
+def _next_step(step: int) -> int:
+    """1 → 2 → 5 → 10 → 20 → 50 → 100 ..."""
+    digits = str(step)
+    lead, zeros = int(digits[0]), len(digits) - 1
+    return {1: 2, 2: 5, 5: 10}[lead] * 10**zeros
+
+
 class LossPlot(Vertical):
     """Train and validation curves with toggles for accuracy and log scale."""
 
@@ -47,6 +73,8 @@ class LossPlot(Vertical):
         self._title = ""
         #: What an empty plot says (the app changes it while a run is starting).
         self.placeholder = "no epochs yet: press F5 to train"
+        #: The curves are an earlier run's and the form has changed since (labelled so).
+        self.stale = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="plot-toggles"):
@@ -82,6 +110,12 @@ class LossPlot(Vertical):
 
     def mark_dirty(self) -> None:
         self._dirty = True
+
+    def set_stale(self, stale: bool) -> None:
+        """Label the curves as the last run's once the form no longer matches it."""
+        if stale != self.stale:
+            self.stale = stale
+            self._dirty = True
 
     @property
     def title(self) -> str:
@@ -121,7 +155,7 @@ class LossPlot(Vertical):
         val_x, val_y = _series(self._history, names[1], limit)
         self.points_drawn = len(train_x) + len(val_x)
         log = self.log_scale and all(v > 0 for v in train_y + val_y)
-        title = what + (" (log)" if log else "")
+        title = what + (" (log)" if log else "") + (" · last run; the form has changed" if self.stale else "")
         if title != self._title:
             self._title = title
             self.query_one("#plot-title", Label).update(title, layout=False)
@@ -133,5 +167,9 @@ class LossPlot(Vertical):
             plt.title(self.placeholder)
         if log:
             plt.yscale("log")
+        epochs = train_x + val_x
+        if epochs:
+            ticks = epoch_ticks(min(epochs), max(epochs), widget.size.width - 8)
+            plt.xticks(ticks, [str(t) for t in ticks])
         plt.xlabel("epoch")
         widget.refresh()

@@ -18,7 +18,15 @@ import numpy as np
 from tui_trainer.config import Config
 from tui_trainer.control import RunControl
 from tui_trainer.engine import Session
-from tui_trainer.events import BoundaryUpdated, ClassReport, EpochEnded, RunFinished, RunStarted
+from tui_trainer.events import (
+    BoundaryUpdated,
+    ClassReport,
+    EpochEnded,
+    EpochProgress,
+    NetworkUpdated,
+    RunFinished,
+    RunStarted,
+)
 from tui_trainer.progress import is_better
 
 #: Most epochs a run's state keeps (a week-long run must not grow the viewer); see ``RunState.add_epoch``.
@@ -47,9 +55,15 @@ class RunState:
     failed: str | None = None
     ended_at: float | None = None
     boundary: BoundaryUpdated | None = None
+    network: NetworkUpdated | None = None
     class_report: ClassReport | None = None
+    #: The current epoch's progress while a long epoch runs; cleared when an epoch ends.
+    progress: EpochProgress | None = None
     #: Set by the training thread as its very last act, so quitting can wait for it.
     thread_done: threading.Event = field(default_factory=threading.Event)
+    #: Seconds spent paused in earlier pauses, and when the current pause began (None: not paused).
+    paused_total: float = 0.0
+    paused_since: float | None = None
 
     @property
     def over(self) -> bool:
@@ -73,6 +87,8 @@ class RunState:
 
     def add_epoch(self, event: EpochEnded) -> None:
         self.epochs.append(event)
+        if self.progress is not None and self.progress.epoch <= event.epoch:
+            self.progress = None
         if is_better(event, self.best):  # the one rule for "best", shared with the engine's faces
             self.best = event
         if len(self.epochs) > MAX_EPOCHS:
@@ -95,12 +111,34 @@ class RunState:
             return "starting…"
         return "running"
 
+    def sync_pause(self, now: float) -> None:
+        """Note a pause beginning or ending at ``now``.
+
+        Only the UI pauses and resumes (F6, F8), and it calls this right after,
+        so the clock stops when the person pauses, not when the status is next drawn.
+        """
+        paused = self.control.paused and not self.over
+        if paused and self.paused_since is None:
+            self.paused_since = now
+        elif not paused and self.paused_since is not None:
+            self.paused_total += now - self.paused_since
+            self.paused_since = None
+
     def elapsed(self, now: float) -> float:
-        return (self.ended_at if self.ended_at is not None else now) - self.started_at
+        """Seconds the run has been training: from the start to now (or its end), pauses left out."""
+        end = self.ended_at if self.ended_at is not None else now
+        if self.ended_at is None:
+            self.sync_pause(now)
+        paused = self.paused_total + (end - self.paused_since if self.paused_since is not None else 0.0)
+        return max(0.0, end - self.started_at - paused)
 
     def eta(self) -> float | None:
         """Seconds left, from the recent epoch times the engine measured."""
-        if self.over or not self.epochs:
+        if self.over:
+            return None
+        if self.progress is not None:  # inside a long epoch: its own estimate is the freshest
+            return self.progress.run_eta
+        if not self.epochs:
             return None
         # The first epoch also pays for graph tracing and warm-up: leave it out once there are others.
         recent = self.epochs[-20:] if len(self.epochs) < 2 or len(self.epochs) > 20 else self.epochs[1:]
@@ -157,6 +195,24 @@ def fmt_duration(seconds: float | None) -> str:
         return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+def fmt_epoch_time(seconds: float) -> str:
+    """An epoch's time in at most 5 characters: ``0.4ms``, ``12ms``, ``154ms``, ``1.23s``, ``12.3s``, ``2m05s``.
+
+    Playground epochs take milliseconds; shown in seconds they would all read 0.00.
+    """
+    if not math.isfinite(seconds) or seconds < 0:
+        return "–"
+    if seconds < 0.00995:
+        return f"{seconds * 1000:.1f}ms"
+    if seconds < 0.9995:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 9.995:
+        return f"{seconds:.2f}s"
+    if seconds < 59.95:
+        return f"{seconds:.1f}s"
+    return fmt_duration(seconds)
 
 
 def fmt_float(value: float | None, digits: int = 4) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from tui_trainer.backends.base import (
     CHUNK_SAMPLES,
+    CHUNK_SECONDS,
     BuildOptions,
     EpochStats,
     Head,
@@ -49,6 +51,8 @@ class TensorFlowBackend:
 
     def __init__(self) -> None:
         self.model: keras.Model | None = None
+        self._chunks: dict[int, int] = {}  # batch size -> batches per compiled call, once shrunk
+        self._concrete: dict[str, object] = {}
         self._device = "/CPU:0"
 
     # -- build -------------------------------------------------------------------------------
@@ -72,6 +76,9 @@ class TensorFlowBackend:
                 tf.config.threading.set_intra_op_parallelism_threads(opts.threads)
             except RuntimeError:
                 pass  # already initialised in this process; the first setting stays
+        # Grappler's graph rewrites cost ~40 ms on a function's first call and win nothing on a
+        # few-hundred-parameter net; big nets (conv fusions) keep them.  Process-wide, set per build.
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": sum(s.params for s in specs) < 100_000})
         names = layer_names(specs)
         with tf.device(self._device):
             inputs = keras.Input(shape=input_shape)
@@ -153,12 +160,13 @@ class TensorFlowBackend:
         optimizer = self.optimizer
         variables = model.trainable_variables
 
-        @tf.function(reduce_retracing=True)
+        # autograph=False: the loop is an explicit tf.while_loop, so tracing skips autograph's
+        # source rewriting (~0.6 s of a playground run's first epoch).
+        @tf.function(reduce_retracing=True, autograph=False)
         def train_chunk(x, y, order, start, stop, batch_size):
             n = tf.shape(order)[0]
-            loss_sum = tf.constant(0.0)
-            metric_sum = tf.constant(0.0)
-            for b in tf.range(start, stop):
+
+            def body(b, loss_sum, metric_sum):
                 lo = b * batch_size
                 hi = tf.minimum(lo + batch_size, n)
                 idx = order[lo:hi]
@@ -170,32 +178,57 @@ class TensorFlowBackend:
                     total = tf.reduce_mean(per_sample) + self._penalty()
                 grads = tape.gradient(total, variables)
                 optimizer.apply_gradients(zip(grads, variables, strict=True))
-                loss_sum += tf.reduce_sum(per_sample)
-                metric_sum += tf.reduce_sum(self._per_sample_metric(yb, out))
+                return (b + 1, loss_sum + tf.reduce_sum(per_sample),
+                        metric_sum + tf.reduce_sum(self._per_sample_metric(yb, out)))
+
+            _, loss_sum, metric_sum = tf.while_loop(
+                lambda b, *_: b < stop, body, (start, tf.constant(0.0), tf.constant(0.0)))
             return loss_sum, metric_sum
 
-        @tf.function(reduce_retracing=True)
+        # One trace for every batch size (validation, map grid, predict box), not one per shape.
+        @tf.function(input_signature=[tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)], autograph=False)
         def forward(x):
             return model(x, training=False)
 
         # Every layer's output from one graph, for the network view (see ``activations``).
         probe = keras.Model(model.inputs, [layer.output for layer in self._layers])
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(reduce_retracing=True, autograph=False)
         def layer_outputs(x):
             return probe(x, training=False)
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(reduce_retracing=True, autograph=False)
         def loss_sum(y, out):
             return tf.reduce_sum(self._per_sample_loss(y, out))
 
+        @tf.function(reduce_retracing=True, autograph=False)
+        def evaluate_all(x, y):  # validation outputs and loss in one call per epoch
+            out = model(x, training=False)
+            return tf.reduce_sum(self._per_sample_loss(y, out)), out
+
+        self._evaluate_all = evaluate_all
         self._train_chunk = train_chunk
         self._forward = forward
         self._loss_sum = loss_sum
         self._layer_outputs = layer_outputs
 
+    def _call(self, name: str, fn, *args):
+        """``fn(*args)``, through its concrete function after the first call.
+
+        A ``tf.function`` call matches its arguments against every trace it holds
+        (~0.1 ms here), twice an epoch; the arrays keep their shapes for a whole
+        run, so the first call's concrete function serves every later one.
+        """
+        concrete = self._concrete.get(name)
+        if concrete is None:
+            out = fn(*args)
+            self._concrete[name] = fn.get_concrete_function(*args)
+            return out
+        return concrete(*args)
+
     # -- data and loops ------------------------------------------------------------------------
     def set_data(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> None:
+        self._concrete = {}  # new shapes: traced again on first use
         with tf.device(self._device):
             self._x = tf.constant(np.asarray(x_train, np.float32))
             self._y = tf.constant(self._targets(y_train))
@@ -207,24 +240,37 @@ class TensorFlowBackend:
             return np.asarray(y, np.float32).reshape(-1)
         return binary_targets(np.asarray(y, np.float32).reshape(len(y), -1), self.head)
 
-    def train_epoch(self, order: np.ndarray, batch_size: int, should_stop: Callable[[], bool]) -> EpochStats:
+    def train_epoch(self, order: np.ndarray, batch_size: int, should_stop: Callable[[], bool],
+                    progress: Callable[[int], None] | None = None) -> EpochStats:
         n = len(order)
         n_batches = math.ceil(n / batch_size)
-        per_chunk = max(1, CHUNK_SAMPLES // batch_size)
+        per_chunk = self._chunks.get(batch_size) or max(1, CHUNK_SAMPLES // batch_size)
         order_t = tf.constant(np.asarray(order, np.int32))
         bs = tf.constant(batch_size, tf.int32)
         loss_total = 0.0
         metric_total = 0.0
         done = 0
         with tf.device(self._device):
-            for start in range(0, n_batches, per_chunk):
+            start = 0
+            while start < n_batches:
                 if should_stop():
                     return EpochStats(loss_total / max(done, 1), metric_total / max(done, 1), done, stopped=True)
                 stop = min(start + per_chunk, n_batches)
-                ls, ms = self._train_chunk(self._x, self._y, order_t, tf.constant(start), tf.constant(stop), bs)
+                t0 = time.perf_counter()
+                ls, ms = self._call("train", self._train_chunk, self._x, self._y, order_t, tf.constant(start),
+                                    tf.constant(stop), bs)
                 loss_total += float(ls)
                 metric_total += float(ms)
+                seconds = time.perf_counter() - t0
                 done = min(stop * batch_size, n)
+                if progress is not None:
+                    progress(done)
+                if seconds > 2 * CHUNK_SECONDS and stop - start > 1:
+                    # A heavy net (a CNN on a CPU): smaller chunks, so stop requests and progress
+                    # are seen about every CHUNK_SECONDS. start/stop are tensors: no retracing.
+                    per_chunk = max(1, int((stop - start) * CHUNK_SECONDS / seconds))
+                    self._chunks[batch_size] = per_chunk
+                start = stop
         return EpochStats(loss_total / n, metric_total / n, n)
 
     def _outputs(self, x) -> tf.Tensor:
@@ -235,9 +281,13 @@ class TensorFlowBackend:
         return tf.concat([self._forward(x[i : i + step]) for i in range(0, n, step)], axis=0)
 
     def evaluate(self) -> tuple[float, np.ndarray]:
+        n = max(int(self._yv.shape[0]), 1)
         with tf.device(self._device):
+            if n <= 8192:
+                total, out = self._call("evaluate", self._evaluate_all, self._xv, self._yv)
+                return float(total) / n, out.numpy()
             out = self._outputs(self._xv)
-            loss = float(self._loss_sum(self._yv, out)) / max(int(self._yv.shape[0]), 1)
+            loss = float(self._loss_sum(self._yv, out)) / n
         return loss, out.numpy()
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tui_trainer.backends import torch_dense
+from tui_trainer.backends import torch_dense, torch_optimizers
 from tui_trainer.backends.base import BuildOptions, EpochStats, Head, binary_targets, summary_from_specs
 from tui_trainer.errors import BackendUnavailable
 from tui_trainer.events import ModelSummary
@@ -113,8 +113,11 @@ class TorchBackend:
             self._kinds = [spec.kind for spec in specs]
             self.model = nn.Sequential(*modules).to(self.device)
             self._rng_state = torch.get_rng_state()
-        self.optimizer = _optimizer(opts.optimizer, self.model.parameters(), opts.learning_rate)
-        self._fast = self._dense_fast_path(specs) if torch_dense.supports([s.kind for s in specs]) else None
+        dense = torch_dense.supports([s.kind for s in specs])
+        # Dense nets never touch torch.optim, whose first use imports torch._dynamo (~0.7 s).
+        self.optimizer = (torch_optimizers.ForeachOptimizer(opts.optimizer, list(self.model.parameters()), opts.learning_rate)
+                          if dense else _optimizer(opts.optimizer, self.model.parameters(), opts.learning_rate))
+        self._fast = self._dense_fast_path(specs) if dense else None
         params = sum(p.numel() for p in self.model.parameters())
         device = str(self.device) if self.device.type == "cpu" else f"cuda:{torch.cuda.current_device()} ({torch.cuda.get_device_name()})"
         return summary_from_specs(specs, self.name, device.upper() if device == "cpu" else device, params, input_shape)
@@ -216,9 +219,9 @@ class TorchBackend:
         self._xv = torch.as_tensor(np.asarray(x_val, np.float32), device=self.device)
         self._yv = self._targets(y_val)
 
-    def train_epoch(self, order: np.ndarray, batch_size: int, should_stop: Callable[[], bool]) -> EpochStats:
+    def train_epoch(self, order: np.ndarray, batch_size: int, should_stop: Callable[[], bool],
+                    progress: Callable[[int], None] | None = None) -> EpochStats:
         model, opt = self.model, self.optimizer
-        model.train()
         n = len(order)
         idx = torch.as_tensor(np.asarray(order, np.int64), device=self.device)
         # Shuffle once per epoch, then take contiguous slices: no per-batch gather of indices.
@@ -228,7 +231,8 @@ class TorchBackend:
         metric_sum = torch.zeros((), device=self.device)
         done = 0
         if self._fast is not None:
-            return self._train_epoch_fast(x_all, y_all, batch_size, should_stop)
+            return self._train_epoch_fast(x_all, y_all, batch_size, should_stop, progress)
+        model.train()
         with torch.random.fork_rng(devices=[]):
             torch.set_rng_state(self._rng_state)
             for lo in range(0, n, batch_size):
@@ -246,13 +250,15 @@ class TorchBackend:
                     loss_sum += loss.detach() * len(xb)
                     metric_sum += self._metric_sum(out.detach(), yb)
                 done += len(xb)
+                if progress is not None:
+                    progress(done)
             self._rng_state = torch.get_rng_state()
         stopped = done < n
         d = max(done, 1)
         return EpochStats(float(loss_sum) / d, float(metric_sum) / d, done, stopped=stopped)
 
     def _train_epoch_fast(self, x_all: torch.Tensor, y_all: torch.Tensor, batch_size: int,
-                          should_stop: Callable[[], bool]) -> EpochStats:
+                          should_stop: Callable[[], bool], progress: Callable[[int], None] | None) -> EpochStats:
         step = self._fast
         n = len(x_all)
         losses: list[torch.Tensor] = []
@@ -261,13 +267,17 @@ class TorchBackend:
 
         def loop() -> int:
             count = 0
-            for lo in range(0, n, batch_size):
-                if should_stop():
-                    break
-                loss, out = step(x_all[lo : lo + batch_size], y_all[lo : lo + batch_size])
-                losses.append(loss)
-                outs.append(out)
-                count += len(out)
+            train_batch = step.train_batch
+            with torch.no_grad():  # once per epoch rather than once per batch
+                for lo in range(0, n, batch_size):
+                    if should_stop():
+                        break
+                    loss, out = train_batch(x_all[lo : lo + batch_size], y_all[lo : lo + batch_size])
+                    losses.append(loss)
+                    outs.append(out)
+                    count = min(lo + batch_size, n)
+                    if progress is not None:
+                        progress(count)
             return count
 
         if step.has_dropout:
@@ -288,11 +298,17 @@ class TorchBackend:
 
     @torch.no_grad()
     def _outputs(self, x: torch.Tensor) -> torch.Tensor:
-        self.model.eval()
+        if self._fast is not None:
+            forward = self._fast.predict
+            if x.dim() > 2:  # images for a dense-only net: the leading Flatten, done here
+                x = x.reshape(len(x), -1)
+        else:
+            self.model.eval()
+            forward = self.model
         step = 8192
         if len(x) <= step:
-            return self.model(x)
-        return torch.cat([self.model(x[i : i + step]) for i in range(0, len(x), step)])
+            return forward(x)
+        return torch.cat([forward(x[i : i + step]) for i in range(0, len(x), step)])
 
     @torch.no_grad()
     def evaluate(self) -> tuple[float, np.ndarray]:

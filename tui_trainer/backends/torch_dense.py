@@ -3,8 +3,8 @@
 For a 25-parameter network, autograd's bookkeeping costs far more than the
 arithmetic: ~300 µs a batch here.  For stacks of Linear layers (with dropout)
 the gradients have a short closed form, so this module computes them with plain
-tensor ops under ``no_grad`` and hands them to the real ``torch.optim``
-optimizer through ``.grad``.  Plain SGD (no momentum) applies the same update
+tensor ops under ``no_grad`` and hands them to the optimizer through ``.grad``
+(``torch_optimizers``: torch.optim's update rules without its dynamo import).  Plain SGD (no momentum) applies the same update
 ``p -= lr * g`` with one fused ``_foreach_add_`` instead of ``Optimizer.step``.
 
 Tests compare these gradients with autograd's for every activation, loss,
@@ -14,6 +14,7 @@ penalty and dropout combination.  Conv nets never take this path.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
@@ -51,19 +52,26 @@ def _act(z: torch.Tensor, name: str) -> torch.Tensor:
 
 def _act_grad(g: torch.Tensor, a: torch.Tensor, name: str) -> torch.Tensor:
     """dL/dz from dL/da, written in terms of the activation's output a."""
+    # torch.rsub(x, 1.0) is 1.0 - x without the Python-level Tensor.__rsub__ wrapper.
     if name == "tanh":
-        return g * (1.0 - a * a)
+        return g * torch.rsub(a * a, 1.0)
     if name == "relu":
         return g * (a > 0)
     if name == "sigmoid":
-        return g * a * (1.0 - a)
+        return g * a * torch.rsub(a, 1.0)
     return g
+
+
+class Stepper(Protocol):
+    """What the step needs of an optimizer: ``torch.optim``'s or ``torch_optimizers.ForeachOptimizer``."""
+
+    def step(self) -> object: ...
 
 
 class DenseStep:
     """One mini-batch step: forward, closed-form backward, optimizer update."""
 
-    def __init__(self, layers: list[DenseLayer], head: Head, optimizer: torch.optim.Optimizer,
+    def __init__(self, layers: list[DenseLayer], head: Head, optimizer: Stepper,
                  plain_sgd_lr: float | None, regularization: str, reg_rate: float) -> None:
         self.layers = layers
         self.head = head
@@ -104,6 +112,14 @@ class DenseStep:
         return loss, g / n
 
     @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Inference (no dropout): the same ops ``nn.Linear`` + activation modules run, minus module calls."""
+        h = x
+        for layer in self.layers:
+            h = _act(torch.addmm(layer.bias, h, layer.weight.T), layer.activation)
+        return h
+
+    @torch.no_grad()
     def layer_outputs(self, x: torch.Tensor, kinds: list[str]) -> list[torch.Tensor]:
         """Every spec's output in inference mode (dropout passes its input on), one forward pass.
 
@@ -124,6 +140,10 @@ class DenseStep:
     @torch.no_grad()
     def __call__(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Train on one batch; returns (mean data loss, outputs) for the epoch's metrics."""
+        return self.train_batch(xb, yb)
+
+    def train_batch(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``__call__`` for callers already under ``torch.no_grad()`` (the epoch loop): no per-batch guard."""
         inputs: list[torch.Tensor] = []
         acts: list[torch.Tensor] = []
         masks: list[torch.Tensor | None] = []
@@ -132,7 +152,7 @@ class DenseStep:
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             inputs.append(h)
-            z = torch.addmm(layer.bias, h, layer.weight.t())
+            z = torch.addmm(layer.bias, h, layer.weight.T)
             a = _act(z, layer.activation)
             acts.append(a)
             mask = None
@@ -151,7 +171,7 @@ class DenseStep:
                 if masks[i] is not None:
                     g = g * masks[i]
                 g = _act_grad(g, acts[i], layer.activation)
-            gw = g.t() @ inputs[i]
+            gw = g.T @ inputs[i]
             if layer.penalize and self.reg_rate > 0 and self.regularization != "none":
                 w = layer.weight
                 gw = gw + (self.reg_rate * torch.sign(w) if self.regularization == "l1" else (2 * self.reg_rate) * w)
