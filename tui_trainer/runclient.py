@@ -248,6 +248,14 @@ class RemoteSession:
         event = reply.get("event")
         return None if event is None else from_json_dict(event)
 
+    def network(self, shape: tuple[int, int], epoch: int,
+                map_shape: tuple[int, int] | None = None) -> tuple[Any, BoundaryUpdated | None]:
+        """The network view's per-neuron maps now (and the output map), as ``Session.network`` gives them."""
+        reply = self._ask({"cmd": "snapshot", "rows": shape[0], "cols": shape[1],
+                           "map": list(map_shape) if map_shape else None})
+        event = reply.get("event")
+        return from_json_dict(reply["network"]), (None if event is None else from_json_dict(event))
+
     def predict_points(self, points: np.ndarray) -> np.ndarray:
         reply = self._ask({"cmd": "predict", "points": np.asarray(points, dtype=float).tolist()})
         return np.asarray(reply["values"], dtype=np.float64)

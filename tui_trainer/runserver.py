@@ -13,7 +13,7 @@ attach`` from another terminal) connect to it.  JSON lines both ways:
   ``{"cmd": "go"}`` (a run started for this viewer may begin: its first commands are in),
   and questions with an ``id``: ``boundary`` (the map now, e.g. while paused),
   ``predict`` (points) and ``classes`` (predicted classes of the first N
-  validation samples).
+  validation samples), ``snapshot`` (the network view's per-neuron maps now, and the map).
 
 Measured against the alternatives: a command reaches the engine's
 ``RunControl`` in well under a millisecond; a control file would need polling,
@@ -223,7 +223,7 @@ class RunServer:
                         self._map_thread = threading.Thread(target=self._map_loop, name="tui-trainer-maps",
                                                             daemon=True)
                         self._map_thread.start()
-        elif cmd in ("boundary", "predict", "classes"):
+        elif cmd in ("boundary", "snapshot", "predict", "classes"):
             # Answered on a thread of its own: the model waits for the epoch in flight.
             threading.Thread(target=self._answer, args=(viewer, request), daemon=True).start()
 
@@ -258,6 +258,13 @@ class RunServer:
             if cmd == "boundary":
                 epoch = session.history[-1].epoch if session.history else 0
                 event = session.boundary(int(request["rows"]), int(request["cols"]), epoch)
+                reply["event"] = None if event is None else to_json_dict(event)
+            elif cmd == "snapshot":
+                epoch = session.history[-1].epoch if session.history else 0
+                map_shape = request.get("map")
+                net, event = session.network((int(request["rows"]), int(request["cols"])), epoch,
+                                             tuple(map_shape) if map_shape else None)
+                reply["network"] = to_json_dict(net)
                 reply["event"] = None if event is None else to_json_dict(event)
             elif cmd == "predict":
                 values = session.predict_points(np.asarray(request["points"], dtype=np.float64))
