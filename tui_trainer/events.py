@@ -105,7 +105,7 @@ class BoundaryUpdated:
     kind: str = field(default="boundary_updated", init=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: its fields are arrays
 class NeuronLayer:
     """One column of the network view: the feature inputs, or a dense/conv layer.
 
@@ -124,7 +124,7 @@ class NeuronLayer:
     biases: np.ndarray | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NetworkUpdated:
     """What every neuron computes, with the weights between them (see ``tui_trainer.network``).
 

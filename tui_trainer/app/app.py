@@ -813,7 +813,8 @@ class TrainerApp(NetworkViewMixin, App[None]):
 
     def action_predict(self) -> None:
         """Jump to the predict box (on narrow screens, show the model panel first)."""
-        self.query_one("#view-tabs", Tabs).active = "tab-model"
+        if not (self.screen.has_class("-wide") and self.screen.has_class("-tall")):
+            self.query_one("#view-tabs", Tabs).active = "tab-model"  # wide: it is on screen, keep the rest
         self.model_panel.query_one("#predict-input").focus()
 
     def action_toggle_form(self) -> None:

@@ -476,7 +476,10 @@ class NetworkView(ScrollView, can_focus=True):
         self.post_message(self.FeatureToggled(self.columns[0].keys[self.selected[1]]))
 
     def on_blur(self) -> None:
-        self._set_selected(None)
+        # Leaving the panel leaves the neuron, except for the predict box, which asks about it.
+        focused = self.screen.focused
+        if focused is None or focused.id != "predict-input":
+            self._set_selected(None)
 
     def _hit(self, event: events.MouseEvent) -> tuple[int, int] | None:
         layout = self.layout_info
@@ -572,7 +575,7 @@ def describe(columns: list[Column], where: tuple[int, int], point: tuple[float, 
     if event is not None and point is not None and col.layer is not None:
         x = expand_features(np.array([point]), features)[0]
         values = network.forward_point(event, x)
-        layer_index = event.layers.index(col.layer)
+        layer_index = next((k for k, layer in enumerate(event.layers) if layer is col.layer), len(values))
         if layer_index < len(values):
             out.append(f"\nat ({point[0]:g}, {point[1]:g}): {values[layer_index][i]:+.4f}")
     elif point is None:
