@@ -413,7 +413,7 @@ class TrainerApp(NetworkViewMixin, App[None]):
             neuron = self.neuron_map()
             if neuron is not None:
                 values, scaled, what = neuron
-                panel.set_title(ds.name, what, "Esc: output map", axis_note(ds))
+                panel.set_title(what, ds.name, "Esc: output map", axis_note(ds))
                 self.boundary_map.show(values, map_points(ds), regression=scaled, plain=plain, extent=ds.extent)
             elif boundary is None:
                 panel.set_title(ds.name, "no model yet", split, axis_note(ds))

@@ -172,7 +172,7 @@ class NetworkViewMixin:
         else:
             values, regression = grid, (lo, hi) != (-1.0, 1.0)
         name = col.labels[i] if col.kind == "inputs" else f"{col.layer.name if col.layer else col.title} #{col.labels[i]}"
-        return np.asarray(values, np.float32), regression, f"neuron {name} ({col.activation or 'input'})"
+        return np.asarray(values, np.float32), regression, f"neuron {name} {col.activation or 'input'}"
 
     def on_network_view_selected(self, message: NetworkView.Selected) -> None:
         if self.closing_down:
