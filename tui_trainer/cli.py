@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detach", action="store_true",
                    help="train headless in the background: print the run id and folder and return at once")
     p.add_argument("--adopt", metavar="DIR", type=Path, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--jobs", type=int, metavar="N", default=None,
+                   help="with --no-ui and a preset with [[variants]]: train N variants at a time, in separate processes")
     p.add_argument("--min-val-acc", type=float, metavar="X", help="exit 1 if the final val_acc is below X")
     p.add_argument("--max-val-loss", type=float, metavar="X", help="exit 1 if the final val_loss is above X")
     p.add_argument("--list-presets", action="store_true", help="list presets (name, source, description) and exit")
@@ -93,8 +95,13 @@ def _fail(message: str, code: int = EXIT_USAGE) -> int:
 
 def resolve_config(args: argparse.Namespace):
     """Preset, then ``--set`` overrides, then the dedicated flags (most specific wins)."""
-    from tui_trainer import config as cfgmod
     from tui_trainer.presets import load_preset
+
+    return load_preset(args.preset or "circle", command_line_overrides(args))
+
+
+def command_line_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    from tui_trainer import config as cfgmod
 
     overrides: dict[str, Any] = {}
     for item in args.overrides:
@@ -105,7 +112,7 @@ def resolve_config(args: argparse.Namespace):
         value = getattr(args, flag)
         if value is not None:
             overrides[key] = value
-    return load_preset(args.preset or "circle", overrides)
+    return overrides
 
 
 def list_presets() -> int:
@@ -120,6 +127,10 @@ def list_presets() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "compare":
+        from tui_trainer.compare import main as compare_main
+
+        return compare_main(argv[1:])
     if argv and argv[0] in ("runs",):
         from tui_trainer.runs_cli import main as runs_main
 
@@ -135,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("--json needs --no-ui (the app draws to the terminal itself)")
     if args.show_network and not args.no_ui:
         return _fail("--show-network needs --no-ui (the app has a Network tab)")
+    if args.jobs is not None and (args.jobs < 1 or not args.no_ui):
+        return _fail("--jobs: give a number >= 1, with --no-ui and a preset that has [[variants]]")
     try:
         if args.adopt is not None:
             from tui_trainer.launch import adopted_config
@@ -142,6 +155,19 @@ def main(argv: list[str] | None = None) -> int:
             config = adopted_config(args)
         else:
             config = resolve_config(args)
+        if args.no_ui and not args.show_config and args.adopt is None:
+            from tui_trainer.study import load_study
+
+            study = load_study(args.preset or "circle", command_line_overrides(args))
+            if study is not None:
+                if args.min_val_acc is not None or args.max_val_loss is not None or args.show_network:
+                    raise UserError("--min-val-acc, --max-val-loss and --show-network apply to one run, "
+                                    "not to a preset with [[variants]]")
+                if args.detach:
+                    raise UserError("--detach: a preset with [[variants]] runs in the foreground (try tmux)")
+                from tui_trainer.study_cli import run_study_headless
+
+                return run_study_headless(study, args)
         if args.show_config:
             from tui_trainer.presets import dumps
 

@@ -18,7 +18,9 @@ from tui_trainer.errors import ConfigError, choice_error, did_you_mean
 
 PLAYGROUND_DATASETS = ("circle", "xor", "gauss", "spiral", "reg-plane", "reg-gauss")
 IMAGE_DATASETS = ("mnist", "digits")
-DATASETS = PLAYGROUND_DATASETS + IMAGE_DATASETS + ("file",)
+#: Bag-of-words text: IMDB from Keras's cache file, and its offline stand-in (``tui_trainer.reviews``).
+TEXT_DATASETS = ("imdb", "reviews")
+DATASETS = PLAYGROUND_DATASETS + IMAGE_DATASETS + TEXT_DATASETS + ("file",)
 REGRESSION_DATASETS = ("reg-plane", "reg-gauss")
 
 #: Feature inputs of the playground, in its order; keys are what presets write.
@@ -487,19 +489,26 @@ def parse_set(item: str) -> tuple[str, Any]:
     if "=" not in item:
         raise ConfigError("--set", f"{item!r} must look like section.key=value, e.g. train.epochs=50")
     key, _, value = item.partition("=")
-    key = key.strip()
+    key = check_set_key(key.strip())
+    if key == "description":
+        return key, value
+    return key, parse_value(value)
+
+
+def check_set_key(key: str, where: str = "--set") -> str:
+    """A dotted override key (``train.epochs``) checked against the config's fields."""
     parts = key.split(".")
     if len(parts) == 1 and parts[0] == "description":
-        return key, value
+        return key
     if len(parts) != 2:
-        raise ConfigError("--set", f"{key!r} must be section.key with section one of {', '.join(SECTIONS)}")
+        raise ConfigError(where, f"{key!r} must be section.key with section one of {', '.join(SECTIONS)}")
     section, name = parts
     if section not in SECTIONS:
-        raise choice_error("--set", section, tuple(SECTIONS))
+        raise choice_error(where, section, tuple(SECTIONS))
     allowed = tuple(f.name for f in fields(SECTIONS[section]))
     if name not in allowed:
         raise ConfigError(key, f"unknown key; allowed keys in [{section}]: {', '.join(allowed)}{did_you_mean(name, allowed)}")
-    return key, parse_value(value)
+    return key
 
 
 def default_config() -> Config:

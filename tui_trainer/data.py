@@ -174,6 +174,8 @@ EXTERNAL_LOADERS: dict[str, str] = {
     "mnist": "tui_trainer.images:load_mnist",
     "digits": "tui_trainer.images:load_digits",
     "file": "tui_trainer.files:load_file",
+    "imdb": "tui_trainer.imdb:load_imdb",
+    "reviews": "tui_trainer.reviews:load_reviews",
 }
 
 

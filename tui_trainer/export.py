@@ -37,6 +37,7 @@ from tui_trainer.events import (
 from tui_trainer.progress import RunProgress
 from tui_trainer.runfiles import LineLog, RunLock, atomic_save, atomic_write_json, atomic_write_text, host_name
 from tui_trainer.runstore import (
+    EVENT_FILES,
     LIVE_STATES,
     REASON_STATE,
     RUN_FILES,
@@ -45,6 +46,7 @@ from tui_trainer.runstore import (
     clear_run_files,
     now_iso,
 )
+from tui_trainer.tbevents import TensorBoardWriter
 
 __all__ = ["CSV_COLUMNS", "RUN_FILES", "GridSchedule", "RunExporter", "check_output_dir"]
 
@@ -108,6 +110,8 @@ class RunExporter:
         self._state: dict[str, Any] = {}
         self._state_written = -float("inf")
         self._paused = False
+        #: The same events as TensorBoard scalars and hyperparameters, in the same folder.
+        self.tensorboard = TensorBoardWriter(self.dir)
 
     # -- before training ----------------------------------------------------------------------
     def open(self, *, overwrite: bool = False, adopt: bool = False) -> None:
@@ -151,6 +155,10 @@ class RunExporter:
                 self._fault(exc if isinstance(exc, OSError) else OSError(str(exc)))
                 return
         new_best = self.progress.apply(event)
+        if self.error is None:
+            self.tensorboard(event)  # first: it is closed before an empty run's files are removed
+        else:
+            self.tensorboard.close()
         if self.error is not None:
             if isinstance(event, RunFinished | RunFailed):
                 self._end(event)
@@ -283,6 +291,9 @@ class RunExporter:
         for name in RUN_FILES:
             with contextlib.suppress(OSError):
                 (self.dir / name).unlink()
+        for path in self.dir.glob(EVENT_FILES):
+            with contextlib.suppress(OSError):
+                path.unlink()
         self.lock.release(remove=True)
         if self.created:
             with contextlib.suppress(OSError):
@@ -312,6 +323,7 @@ class RunExporter:
         return f"can't write the run folder {self.dir}: {reason}{where}; the run was stopped"
 
     def close(self, *, keep_lock: bool = False) -> None:
+        self.tensorboard.close()
         for log in (self._csv, self._jsonl):
             if log is not None:
                 log.close()

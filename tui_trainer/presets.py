@@ -126,6 +126,7 @@ def load_preset_data(name_or_path: str) -> tuple[dict[str, Any], Path]:
 def load_preset(name_or_path: str, overrides: dict[str, Any] | None = None) -> Config:
     """Load and validate a preset, with dotted overrides applied on top."""
     raw, path = load_preset_data(name_or_path)
+    raw.pop("variants", None)  # a study's variants: see tui_trainer.study
     try:
         config = cfgmod.from_dict(raw)
     except ConfigError as exc:

@@ -45,7 +45,9 @@ REASON_STATE = {"completed": "finished", "stopped": "stopped", "early-stopped": 
                 "diverged": "diverged"}
 #: Every file a run writes (also what ``--overwrite`` clears and ``runs rm`` removes).
 RUN_FILES = ("config.toml", "history.csv", "history.jsonl", "summary.json", "state.json", "run.log",
-             "model.keras", "model.pt", "best.keras", "best.pt", "control.sock")
+             "model.keras", "model.pt", "best.keras", "best.pt", "control.sock", "study.json")
+#: TensorBoard's event files (``tbevents``), which carry a time and host in their names.
+EVENT_FILES = "events.out.tfevents.*"
 #: Files that mean "a run was here" (``--output`` refuses such a folder without ``--overwrite``).
 RUN_MARKERS = ("config.toml", "history.csv", "history.jsonl", "summary.json", "state.json",
                "model.keras", "model.pt")
@@ -268,3 +270,6 @@ def clear_run_files(folder: Path) -> None:
     for name in RUN_FILES:
         with contextlib.suppress(FileNotFoundError):
             (Path(folder) / name).unlink()
+    for path in Path(folder).glob(EVENT_FILES):
+        with contextlib.suppress(OSError):
+            path.unlink()
