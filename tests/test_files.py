@@ -325,7 +325,8 @@ def test_cli_csv_preset_headless() -> None:
     proc = run_cli("--preset", "csv", "--no-ui", "--backend", "torch", "--epochs", "40", "--min-val-acc", "0.9",
                    timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "note: labels: lower→-1, upper→+1" in proc.stdout
+    # Notes go to stderr, so stdout's epoch lines follow each other unbroken.
+    assert "note: labels: lower→-1, upper→+1" in proc.stderr and "note:" not in proc.stdout
     assert "decision boundary" in proc.stdout
 
 

@@ -213,6 +213,11 @@ def run_headless(config, args: argparse.Namespace) -> int:
     if args.show_network:
         control.network_shape = printer.network_shape if isinstance(printer, HeadlessPrinter) else NEURON_GRID_COLOR
     consumers = [printer]
+    if not args.json:
+        from tui_trainer import progress_line
+
+        if progress_line.wanted(sys.stderr):  # a long epoch's progress, erased before anything prints
+            consumers.insert(0, progress_line.ProgressLine(sys.stderr))
     from tui_trainer.launch import open_run_folder
 
     try:  # the folder's lock is taken here, before the framework is imported

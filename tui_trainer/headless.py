@@ -10,6 +10,7 @@ import json
 import math
 import os
 import sys
+import time
 from typing import IO
 
 from tui_trainer import mapview, network
@@ -18,6 +19,7 @@ from tui_trainer.events import (
     BoundaryUpdated,
     ClassReport,
     EpochEnded,
+    EpochProgress,
     Event,
     NetworkUpdated,
     RunFailed,
@@ -80,8 +82,11 @@ class HeadlessPrinter:
                 f"tui-trainer: {cfg.data.dataset} ({event.task}), {event.n_train} train / {event.n_val} validation samples, "
                 f"{event.summary.params:,} params, {event.summary.backend} on {event.summary.device}"
             )
+            # Notes go to stderr: stdout stays the header, the epoch lines and the summary, so a
+            # script reading the epoch lines never meets "note: labels ..." between them.
             for note in event.notes:
-                self._line(f"note: {note}")
+                sys.stderr.write(f"note: {note}\n")
+            sys.stderr.flush()
         elif isinstance(event, EpochEnded):
             self._line(event.line())
         elif isinstance(event, BoundaryUpdated):
@@ -200,12 +205,22 @@ class HeadlessPrinter:
             self._line(f"{name:<{width}}" + "".join(f"{int(v):>{cell}}" for v in row))
 
 
+#: Shortest time between two ``progress`` objects in --json output (seconds).
+JSON_PROGRESS_EVERY = 1.0
+
+
 class JsonLinesPrinter:
-    """One JSON object per event, one per line, flushed as it happens."""
+    """One JSON object per event, one per line, flushed as it happens (``progress`` at most once a second)."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream or sys.stdout
+        self._progress_at = -math.inf
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, EpochProgress):
+            now = time.monotonic()
+            if now - self._progress_at < JSON_PROGRESS_EVERY:
+                return
+            self._progress_at = now
         self.stream.write(json.dumps(to_json_dict(event), allow_nan=False) + "\n")
         self.stream.flush()

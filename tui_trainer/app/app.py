@@ -27,7 +27,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Tab, Tabs
+from textual.widgets import Button, Tab, Tabs
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui_trainer import mapview, presets
@@ -42,7 +42,9 @@ from tui_trainer.app.boundary import (
     map_shape,
 )
 from tui_trainer.app.dialogs import ConfirmScreen, OpenPresetScreen, SavePresetScreen, SaveRequest, save_proposal
+from tui_trainer.app.footer import WrappingFooter
 from tui_trainer.app.forms import ConfigForm, FormCheck, check_form
+from tui_trainer.app.keys import PLAYGROUND_ACTIONS, PLAYGROUND_BINDINGS, PlaygroundKeys
 from tui_trainer.app.messages import (
     BackendLoaded,
     BoundaryReady,
@@ -50,6 +52,7 @@ from tui_trainer.app.messages import (
     Courier,
     DataLoaded,
     EpochDone,
+    EpochProgressed,
     GalleryPredicted,
     NetworkReady,
     PredictionDone,
@@ -108,7 +111,7 @@ def engine_threads() -> int:
     return max(1, default_threads() - 1)
 
 
-class TrainerApp(NetworkViewMixin, App[None]):
+class TrainerApp(PlaygroundKeys, NetworkViewMixin, App[None]):
     """Build a network in the side panel, train it, watch it learn."""
 
     CSS_PATH = "app.tcss"
@@ -126,9 +129,10 @@ class TrainerApp(NetworkViewMixin, App[None]):
         Binding("f3", "toggle_form", "Form", tooltip="hide or show the form"),
         Binding("f4", "predict", "Ask", tooltip="ask the model about a point (the predict box)"),
         Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="stop any run and quit"),
+        *PLAYGROUND_BINDINGS,
     ]
     RUN_ACTIONS = {"start", "pause", "stop", "step", "save_preset", "open_preset", "next_view", "toggle_form",
-                   "predict"}
+                   "predict", *PLAYGROUND_ACTIONS}
 
     def __init__(self, config: Config, preset_name: str | None = None, *, threads: int | None = None,
                  clock: Clock = time.monotonic, show_timings: bool = True) -> None:
@@ -184,7 +188,7 @@ class TrainerApp(NetworkViewMixin, App[None]):
                     yield NetworkPanel(id="network-panel", classes="panel")
                     yield MapPanel(id="map-panel", classes="panel")
                     yield ModelPanel(id="model-panel", classes="panel")
-        yield Footer(compact=True, show_command_palette=False)
+        yield WrappingFooter(compact=True, show_command_palette=False)
 
     # Panels are looked up once: the redraw timer may tick while the app is closing,
     # when the screen is already gone and a query would fail.
@@ -598,12 +602,21 @@ class TrainerApp(NetworkViewMixin, App[None]):
     def on_epoch_done(self, message: EpochDone) -> None:
         run = self._current(message.run_id)
         if run is not None:
+            first = not run.epochs
             for event in message.events:
                 run.add_epoch(event)
             self.plot.mark_dirty()
+            if first and not self.closing_down:  # the first epoch shows at once, not at the next status tick
+                self._drawn["status"] = time.perf_counter()
+                self._update_status()
             if run.control.paused and not self.closing_down:
                 # A paused (or stepped) model: show its map now, not the last one sent while training.
                 self._redraw_boundary(run, self._last_grid)
+
+    def on_epoch_progressed(self, message: EpochProgressed) -> None:
+        run = self._current(message.run_id)
+        if run is not None and not run.over:
+            run.progress = message.event  # drawn by the status line on its next tick
 
     def on_boundary_ready(self, message: BoundaryReady) -> None:
         run = self._current(message.run_id)

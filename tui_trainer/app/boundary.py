@@ -119,44 +119,64 @@ def map_segments(values: np.ndarray, points: list[MapPoints], regression: bool,
     only loops over runs and points, not over cells.
     """
     lo, hi = mapview.value_range(values, regression)
-    top_v, bottom_v = mapview.pixel_pairs(values)
-    top = cell_steps(top_v, regression, lo, hi)
-    bottom = cell_steps(bottom_v, regression, lo, hi)
+    if values.shape[0] % 2:
+        values = np.vstack([values, values[-1:]])
+    steps = cell_steps(values, regression, lo, hi)
+    top, bottom = steps[0::2], steps[1::2]
     rows, cols = top.shape
     marks = mapview.point_marks(points, rows, cols, regression, extent)
     by_row: dict[int, list[int]] = {}
     for r, c in marks:
         by_row.setdefault(r, []).append(c)
-    mid = cell_steps(mapview.cell_values(values), regression, lo, hi) if marks else None
+    # The cell's shade under a letter: the mean of its two pixels (as mapview.cell_values).
+    mid = cell_steps(mapview.cell_values(values), regression, lo, hi).tolist() if marks else []
     key = top * mapview.STEPS + bottom
-    # Where a run of equal cells ends, for every row at once.
-    changes = key[:, 1:] != key[:, :-1]
+    # Where runs of equal cells end, for every row in one numpy call.
+    change_rows, change_cols = np.nonzero(key[:, 1:] != key[:, :-1])
+    per_row = np.split(change_cols + 1, np.searchsorted(change_rows, np.arange(1, rows)))
+    tops, bottoms = top.tolist(), bottom.tolist()
+    styles = _cell_styles()
+    half = mapview.HALF
+    label_steps: dict[float, int] = {}
     out = []
     for r in range(rows):
-        cuts = (np.flatnonzero(changes[r]) + 1).tolist()
-        marked = sorted(by_row.get(r, ()))
-        if marked:
-            cuts = sorted(set(cuts).union(marked, (c + 1 for c in marked)))
-        top_r, bottom_r = top[r].tolist(), bottom[r].tolist()
+        cuts = per_row[r].tolist()
+        cuts.append(cols)
+        top_r, bottom_r = tops[r], bottoms[r]
         segments: list[Segment] = []
+        marked = by_row.get(r)
         start = 0
-        for end in [*cuts, cols]:
-            if end <= start:
+        if not marked:
+            for end in cuts:
+                up, down = top_r[start], bottom_r[start]
+                segments.append(Segment((" " if up == down else half) * (end - start), styles[up][down]))
+                start = end
+            out.append(segments)
+            continue
+        cuts = sorted(set(cuts).union(marked, (c + 1 for c in marked)))
+        for end in cuts:
+            if end <= start or end > cols:
                 continue
-            mark = marks.get((r, start)) if marked else None
+            mark = marks.get((r, start))
             if mark is not None:
                 char, label = mark
-                segments.append(Segment(char, _mark_style(mapview.value_step(label, lo, hi), int(mid[r, start]),
-                                                          char.isupper())))
+                step = label_steps.get(label)
+                if step is None:
+                    step = label_steps[label] = mapview.value_step(label, lo, hi)
+                segments.append(Segment(char, _mark_style(step, mid[r][start], char.isupper())))
             else:
                 up, down = top_r[start], bottom_r[start]
-                if up == down:
-                    segments.append(Segment(" " * (end - start), _bg_style(down)))
-                else:
-                    segments.append(Segment(mapview.HALF * (end - start), _half_style(up, down)))
+                segments.append(Segment((" " if up == down else half) * (end - start), styles[up][down]))
             start = end
         out.append(segments)
     return out
+
+
+@lru_cache(maxsize=1)
+def _cell_styles() -> list[list[Style]]:
+    """The style of a cell by its (top, bottom) steps: a background only when they are equal."""
+    return [[_bg_style(up) if up == down else _half_style(up, down) for down in range(mapview.STEPS)]
+            for up in range(mapview.STEPS)]
 
 
 class BoundaryMap(Widget):
