@@ -20,11 +20,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 from tests.test_app import ready, run_to_end, wait_for
 from tui_trainer import presets
 from tui_trainer.app import create_app
 from tui_trainer.app.dialogs import OpenPresetScreen
+
+pytestmark = pytest.mark.app
 
 WIDE = (220, 60)  # wide enough that no label is cut short
 LABELS = ("[/]", "[@click=app.quit]x[/]", "[b]bold")

@@ -9,8 +9,12 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_cli
 from tests.test_app_person import write_ab_csv
+
+pytestmark = pytest.mark.framework
 
 #: The documented epoch line (README): textbook metrics, then the epoch's time.
 EPOCH_LINE = re.compile(

@@ -56,6 +56,7 @@ def _start_long_run(out: Path) -> subprocess.Popen:
     )
 
 
+@pytest.mark.framework
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
 def test_signals_end_a_run_like_ctrl_c(tmp_path, sig, code):
     out = tmp_path / "run"
@@ -84,6 +85,7 @@ def test_signals_end_a_run_like_ctrl_c(tmp_path, sig, code):
     assert (out / "model.pt").stat().st_size > 0
 
 
+@pytest.mark.framework
 def test_sigterm_stops_a_study_like_ctrl_c(tmp_path):
     preset = tmp_path / "two.toml"
     preset.write_text('[train]\nbackend = "torch"\nepochs = 100000\nbatch_size = 1\n'
@@ -106,6 +108,7 @@ def test_sigterm_stops_a_study_like_ctrl_c(tmp_path):
     assert summary["reason"] == "stopped" and summary["epochs_run"] >= 1
 
 
+@pytest.mark.framework
 def test_closed_stdout_is_quiet_and_the_record_is_complete(tmp_path):
     out = tmp_path / "piped"
     proc = subprocess.Popen(
@@ -331,6 +334,7 @@ def test_concurrent_saves_have_one_winner(isolated_config):
 # -- 10. framework noise ------------------------------------------------------------------------
 
 
+@pytest.mark.framework
 def test_tensorflow_prints_nothing_of_its_own():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "ABSL", "GLOG"))}
     r = subprocess.run([sys.executable, "-m", "tui_trainer", "--preset", "circle", "--no-ui", "--epochs", "2"],

@@ -18,14 +18,17 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from tui_trainer import __version__, arguments
+from tui_trainer.exit_codes import (  # noqa: F401 - the codes stay importable from here
+    EXIT_DIVERGED,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_THRESHOLD,
+    EXIT_USAGE,
+    exit_status,
+)
 from tui_trainer.textsafe import printable
 
-EXIT_OK = 0
-EXIT_THRESHOLD = 1
-EXIT_USAGE = 2
-EXIT_DIVERGED = 3
-EXIT_FAILED = 4
-EXIT_INTERRUPTED = 130
 #: Signals that end a headless run the way Ctrl-C does; the exit code is 128 + the signal number.
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 #: Seconds between boundary maps of a headless run (the event log thins them further).
@@ -108,9 +111,13 @@ def _fail(message: str, code: int = EXIT_USAGE) -> int:
 
 def _note(message: str) -> None:
     """One line of ours on stderr, control characters stripped; a closed stderr is not an error."""
+    line = f"tui-trainer: {printable(message)}\n"
     try:
-        sys.stderr.write(f"tui-trainer: {printable(message)}\n")
+        sys.stderr.write(line)
         sys.stderr.flush()
+    except RuntimeError:  # a signal landed while another line was being written: no reentry
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.write(sys.stderr.fileno(), line.encode("utf-8", "replace"))
     except (OSError, ValueError):
         pass
 
@@ -369,7 +376,11 @@ def _run_headless(config, args: argparse.Namespace) -> int:
         # SIGTERM and SIGHUP mean the same as Ctrl-C here: stop, keep what ran.
         name = signal.Signals(signum).name
         if stopped_by:
-            _note(f"{name} again; quitting now")
+            # Straight to stderr's file descriptor (fd 2 itself may be diverted from the framework): the
+            # first signal's line may still be inside sys.stderr's buffer (a reentrant write would raise),
+            # and os._exit flushes nothing.
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                os.write(sys.stderr.fileno(), f"tui-trainer: {name} again; quitting now\n".encode())
             os._exit(128 + stopped_by[0])
         stopped_by.append(signum)
         again = "Ctrl-C" if signum == signal.SIGINT else name
@@ -391,34 +402,15 @@ def _run_headless(config, args: argparse.Namespace) -> int:
             signal.signal(signum, handler)
     result = holder.get("result")
     exporter.close()
-    if result is None:
-        return _fail("training thread ended without a result", EXIT_FAILED)
-    if exporter.error is not None:
+    if result is not None and exporter.error is not None:
         return _fail(exporter.fault_message(), EXIT_FAILED)
-    if result.failed is not None:
-        if args.json:  # the JSON stream has the event; people and CI logs still get the line
-            _note(f"error: {result.failed.message}")
-        return EXIT_USAGE if isinstance(result.error, UserError) else EXIT_FAILED
-    finished = result.finished
-    if stopped_by:
-        return 128 + stopped_by[0]
-    if finished.reason == "stopped":
-        return EXIT_INTERRUPTED
-    if finished.reason == "diverged":
-        sys.stderr.write("tui-trainer: training diverged (loss is NaN or infinite); try a lower learning rate\n")
-        return EXIT_DIVERGED
-    final = finished.final
-    if args.min_val_acc is not None and final is not None and final.val_acc is None:
-        return _fail("--min-val-acc: this data is a regression task with no accuracy; use --max-val-loss")
-    missed = []
-    if args.min_val_acc is not None and (final is None or final.val_acc is None or final.val_acc < args.min_val_acc):
-        missed.append(f"val_acc {getattr(final, 'val_acc', None)} < --min-val-acc {args.min_val_acc}")
-    if args.max_val_loss is not None and (final is None or not final.val_loss <= args.max_val_loss):
-        missed.append(f"val_loss {getattr(final, 'val_loss', None)} > --max-val-loss {args.max_val_loss}")
-    if missed:
-        sys.stderr.write("tui-trainer: target missed: " + "; ".join(missed) + "\n")
-        return EXIT_THRESHOLD
-    return EXIT_OK
+    outcome = exit_status(result, signal_number=stopped_by[0] if stopped_by else None,
+                          min_val_acc=args.min_val_acc, max_val_loss=args.max_val_loss)
+    if result is not None and result.failed is not None and not args.json:
+        return outcome.code  # the printer has shown the error; the JSON stream only has the event
+    if outcome.message:
+        _note(outcome.message)
+    return outcome.code
 
 
 if __name__ == "__main__":

@@ -181,6 +181,7 @@ class TrainerApp(PlaygroundKeys, NetworkViewMixin, App[None]):
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
+        self._apply_breakpoints()  # before the widgets exist: classes on an empty screen restyle nothing
         yield StatusLine(id="status")
         with Horizontal(id="body"):
             with Vertical(id="side"):
@@ -244,13 +245,15 @@ class TrainerApp(PlaygroundKeys, NetworkViewMixin, App[None]):
         replaced a moment later.  Resizes keep them up to date as before.
         """
         width, height = self.size
+        classes: dict[str, bool] = {}
         for dimension, breakpoints in ((width, self.HORIZONTAL_BREAKPOINTS), (height, self.VERTICAL_BREAKPOINTS)):
             chosen = next((name for least, name in sorted(breakpoints, reverse=True) if dimension >= least), None)
             for _, name in breakpoints:
-                self.screen.set_class(name == chosen, name)
+                classes[name] = name == chosen
+        # One batch: each class change restyles the whole screen (~50 ms apiece before the first frame).
+        self.screen.update_classes(classes)
 
     def on_mount(self) -> None:
-        self._apply_breakpoints()
         for name in ("form", "map_panel", "boundary_map", "plot", "table", "model_panel", "status"):
             getattr(self, name)
         self._switch_interval = sys.getswitchinterval()
