@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from tui_trainer import __version__
+from tui_trainer.native_output import native_stderr_discarded
 
 EXIT_OK = 0
 EXIT_THRESHOLD = 1
@@ -191,9 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         from tui_trainer.app import create_app
 
         preset_name = args.preset or "circle"
-        create_app(config, preset_name=preset_name).run()
+        with native_stderr_discarded():  # Textual draws on a copy of stderr; TensorFlow's C++ lines go nowhere
+            create_app(config, preset_name=preset_name).run()
         return EXIT_OK
-    return run_headless(config, args)
+    with native_stderr_discarded():
+        return run_headless(config, args)
 
 
 def run_headless(config, args: argparse.Namespace) -> int:

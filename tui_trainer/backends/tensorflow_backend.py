@@ -32,11 +32,8 @@ from tui_trainer.layers import LayerSpec
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from tui_trainer.backends.quiet import native_stderr_silenced  # noqa: E402
-
-with native_stderr_silenced():  # TensorFlow's C++ prints at import whatever TF_CPP_MIN_LOG_LEVEL says
-    import keras
-    import tensorflow as tf
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 _OPTIMIZERS = {
     "sgd": lambda lr: keras.optimizers.SGD(learning_rate=lr),
