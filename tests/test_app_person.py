@@ -9,6 +9,7 @@ import asyncio
 import re
 
 import numpy as np
+import pytest
 from textual.app import App
 from textual.widgets import Button
 
@@ -17,6 +18,8 @@ from tui_trainer import presets
 from tui_trainer.app import TrainerApp, create_app
 from tui_trainer.app.dialogs import OpenPresetScreen, SavePresetScreen
 from tui_trainer.app.forms import LayerRow
+
+pytestmark = pytest.mark.app
 
 
 def test_the_app_assigns_none_of_textuals_own_attributes():

@@ -24,6 +24,8 @@ from tui_trainer.app.metrics import progress_parts
 from tui_trainer.events import EpochProgress
 from tui_trainer.progress_line import ERASE
 
+pytestmark = pytest.mark.framework
+
 NOW = {"TUI_TRAINER_PROGRESS_AFTER": "0", "TUI_TRAINER_PROGRESS_EVERY": "0"}
 
 

@@ -12,8 +12,12 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO, run_cli
 from tests.test_app_person import write_ab_csv
+
+pytestmark = pytest.mark.framework
 
 #: The documented epoch line (README): textbook metrics, then the epoch's time.
 EPOCH_LINE = re.compile(
@@ -100,17 +104,3 @@ def test_tensorflows_import_chatter_never_reaches_the_terminal():
                         "--epochs", "2", "--no-ui"], capture_output=True, text=True, env=env, cwd=REPO, timeout=240)
     assert r.returncode == 0, r.stderr
     assert "absl" not in r.stderr and "oneDNN" not in r.stderr and r.stderr == "", r.stderr
-
-
-def test_only_native_writes_to_fd_2_are_discarded():
-    """What Python (tui-trainer, Textual) writes to stderr still arrives; a raw write to fd 2 does not."""
-    code = ("import os, sys\n"
-            "from tui_trainer.native_output import native_stderr_discarded\n"
-            "with native_stderr_discarded():\n"
-            "    os.write(2, b'native chatter\\n')\n"
-            "    sys.stderr.write('python line\\n')\n"
-            "    sys.__stderr__.write('textual frame\\n')\n"
-            "os.write(2, b'after\\n')\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
-    assert r.returncode == 0, r.stderr
-    assert r.stderr == "python line\ntextual frame\nafter\n"

@@ -176,7 +176,7 @@ class Session:
         epochs, bs, patience = cfg.train.epochs, cfg.train.batch_size, cfg.train.patience
         rng = np.random.default_rng(cfg.data.seed)
         best_loss, best_acc, best_epoch, since_best = math.inf, None, 0, 0
-        last_grid = -math.inf
+        last_grid = time.perf_counter()  # with an infinite interval the only map is the final one
         reason = "completed"
         last: EpochEnded | None = None
         val_out: np.ndarray | None = None

@@ -27,6 +27,7 @@ from tui_trainer.events import (
     RunStarted,
     to_json_dict,
 )
+from tui_trainer.textsafe import printable
 
 #: Map size in pixels: 48 × 48, drawn two pixels to a character cell (24 lines of 48 characters).
 MAP_ROWS = 48
@@ -71,7 +72,8 @@ class HeadlessPrinter:
             self._console = Console(file=self.stream, force_terminal=True, highlight=False, soft_wrap=True)
 
     def _line(self, text: str = "") -> None:
-        self.stream.write(text + "\n")
+        # Lines quote user text (file names, labels, notes): never let it carry escapes.
+        self.stream.write(printable(text) + "\n")
         self.stream.flush()
 
     def __call__(self, event: Event) -> None:
@@ -85,7 +87,7 @@ class HeadlessPrinter:
             # Notes go to stderr: stdout stays the header, the epoch lines and the summary, so a
             # script reading the epoch lines never meets "note: labels ..." between them.
             for note in event.notes:
-                sys.stderr.write(f"note: {note}\n")
+                sys.stderr.write(f"note: {printable(note)}\n")
             sys.stderr.flush()
         elif isinstance(event, EpochEnded):
             self._line(event.line())
@@ -98,7 +100,7 @@ class HeadlessPrinter:
         elif isinstance(event, RunFinished):
             self._summary(event)
         elif isinstance(event, RunFailed):
-            sys.stderr.write(f"tui-trainer: error: {event.message}\n")
+            sys.stderr.write(f"tui-trainer: error: {printable(event.message)}\n")
             sys.stderr.flush()
 
     # -- the end-of-run summary ------------------------------------------------------------
@@ -170,13 +172,15 @@ class HeadlessPrinter:
         self._line(mapview.legend(self.color, regression))
 
     def _class_report(self, report: ClassReport) -> None:
-        names = report.class_names
+        names = [printable(n) for n in report.class_names]
         acc = report.per_class_accuracy
         support = report.confusion.sum(axis=1)
         self._line()
         if self.color and self._console is not None:
             from rich.table import Table
+            from rich.text import Text
 
+            names = [Text(n) for n in names]  # Text: class names are never read as markup
             table = Table(title="per-class accuracy (validation)")
             table.add_column("class")
             table.add_column("accuracy", justify="right")

@@ -10,6 +10,7 @@ sees more than ten repaints a second however fast the engine goes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import importlib
 import os
@@ -64,6 +65,7 @@ from tui_trainer.app.model_panel import ModelPanel, describe_prediction, parse_p
 from tui_trainer.app.network_control import NetworkViewMixin
 from tui_trainer.app.network_view import NetworkPanel
 from tui_trainer.app.plot import LossPlot
+from tui_trainer.app.safe import literal
 from tui_trainer.app.state import BACKEND_NAMES, Clock, RunState, UiBudget
 from tui_trainer.backends import BACKEND_MODULES, is_installed
 from tui_trainer.backends.base import default_threads
@@ -73,7 +75,10 @@ from tui_trainer.data import Dataset, load_dataset
 from tui_trainer.engine import Session
 from tui_trainer.errors import UserError
 from tui_trainer.launch import store_exporter
+from tui_trainer.textsafe import printable
 
+#: Name prefix of the threads that import a framework (daemon threads; see ``_import_backend``).
+IMPORT_THREAD_PREFIX = "tui-trainer-import-"
 #: Seconds between redraws of the table, plot, map and status (10 Hz at most).
 FLUSH_INTERVAL = 0.1
 #: Seconds between boundary maps the engine sends while training (twice that for very fast runs).
@@ -168,8 +173,15 @@ class TrainerApp(PlaygroundKeys, NetworkViewMixin, App[None]):
         self.ui_budget = UiBudget()
         self._stale_shown = False
 
+    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Every notification quotes user text (names, paths, values): never read it as markup."""
+        super().notify(printable(message, keep_newlines=True), title=printable(title), severity=severity,
+                       timeout=timeout, markup=False)
+
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
+        self._apply_breakpoints()  # before the widgets exist: classes on an empty screen restyle nothing
         yield StatusLine(id="status")
         with Horizontal(id="body"):
             with Vertical(id="side"):
@@ -233,13 +245,15 @@ class TrainerApp(PlaygroundKeys, NetworkViewMixin, App[None]):
         replaced a moment later.  Resizes keep them up to date as before.
         """
         width, height = self.size
+        classes: dict[str, bool] = {}
         for dimension, breakpoints in ((width, self.HORIZONTAL_BREAKPOINTS), (height, self.VERTICAL_BREAKPOINTS)):
             chosen = next((name for least, name in sorted(breakpoints, reverse=True) if dimension >= least), None)
             for _, name in breakpoints:
-                self.screen.set_class(name == chosen, name)
+                classes[name] = name == chosen
+        # One batch: each class change restyles the whole screen (~50 ms apiece before the first frame).
+        self.screen.update_classes(classes)
 
     def on_mount(self) -> None:
-        self._apply_breakpoints()
         for name in ("form", "map_panel", "boundary_map", "plot", "table", "model_panel", "status"):
             getattr(self, name)
         self._switch_interval = sys.getswitchinterval()
@@ -312,14 +326,27 @@ class TrainerApp(PlaygroundKeys, NetworkViewMixin, App[None]):
         self._update_status()
         self._import_backend(name)
 
-    @work(thread=True, exit_on_error=False, group="import")
     def _import_backend(self, name: str) -> None:
-        try:
-            importlib.import_module(BACKEND_MODULES[name][0])
-        except Exception as exc:  # noqa: BLE001 - a broken install is shown, not raised
-            self.post_message(BackendLoaded(name, error=f"{type(exc).__name__}: {exc}"))
-        else:
-            self.post_message(BackendLoaded(name))
+        """Import a framework on a daemon thread, not a Textual worker.
+
+        An import can't be cancelled, and a worker runs in asyncio's executor,
+        which ``App.run`` joins on the way out: quitting while TensorFlow was
+        still loading took 4-6 s.  A daemon thread is left behind instead (the
+        CLI then ends the process at once, see ``cli.IMPORT_THREAD_PREFIX``).
+        """
+
+        def load() -> None:
+            try:
+                importlib.import_module(BACKEND_MODULES[name][0])
+            except Exception as exc:  # noqa: BLE001 - a broken install is shown, not raised
+                message = BackendLoaded(name, error=f"{type(exc).__name__}: {exc}")
+            else:
+                message = BackendLoaded(name)
+            if self.is_running:
+                with contextlib.suppress(RuntimeError):  # the app's loop may have closed meanwhile
+                    self.post_message(message)
+
+        threading.Thread(target=load, name=f"{IMPORT_THREAD_PREFIX}{name}", daemon=True).start()
 
     def on_backend_loaded(self, message: BackendLoaded) -> None:
         if self.closing_down:
@@ -397,7 +424,7 @@ class TrainerApp(PlaygroundKeys, NetworkViewMixin, App[None]):
             if self.preview_error and not self._run_active():
                 panel.set_mode("text")
                 panel.set_title("can't load the data")
-                panel.show_gallery(Text(self.preview_error, style="red"))
+                panel.show_gallery(literal(self.preview_error, style="red"))
                 panel.show_report(None)
                 return
             name = cfg.data.dataset
@@ -417,7 +444,7 @@ class TrainerApp(PlaygroundKeys, NetworkViewMixin, App[None]):
             neuron = self.neuron_map()
             if neuron is not None:
                 values, scaled, what = neuron
-                panel.set_title(ds.name, what, "Esc: output map", axis_note(ds))
+                panel.set_title(what, ds.name, "Esc: output map", axis_note(ds))
                 self.boundary_map.show(values, map_points(ds), regression=scaled, plain=plain, extent=ds.extent)
             elif boundary is None:
                 panel.set_title(ds.name, "no model yet", split, axis_note(ds))
@@ -826,7 +853,8 @@ class TrainerApp(PlaygroundKeys, NetworkViewMixin, App[None]):
 
     def action_predict(self) -> None:
         """Jump to the predict box (on narrow screens, show the model panel first)."""
-        self.query_one("#view-tabs", Tabs).active = "tab-model"
+        if not (self.screen.has_class("-wide") and self.screen.has_class("-tall")):
+            self.query_one("#view-tabs", Tabs).active = "tab-model"  # wide: it is on screen, keep the rest
         self.model_panel.query_one("#predict-input").focus()
 
     def action_toggle_form(self) -> None:

@@ -29,9 +29,11 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tui_trainer import mapview
+from tui_trainer.app.safe import Literal, literal
 from tui_trainer.data import Dataset
 from tui_trainer.events import ClassReport
 from tui_trainer.mapview import MapPoints
+from tui_trainer.textsafe import printable
 
 #: Shades from dark to light for images drawn without colour.
 IMAGE_SHADES = " .:-=+*#%@"
@@ -336,14 +338,14 @@ def gallery(dataset: Dataset, predicted: np.ndarray | None, width: int, plain: b
                 ok = guess == true
                 caption = f"{guess}{'=' if ok else '≠'}{true}"
                 style = "bold green" if ok else "bold red"
-            out.append(caption.ljust(cell)[:cell], style=style)
+            out.append(printable(caption).ljust(cell)[:cell], style=style)
         out.append("\n\n")
     return out
 
 
 def class_report_table(report: ClassReport) -> RenderableType:
     """Per-class accuracy and the confusion matrix (rows: true class, columns: predicted)."""
-    names = report.class_names
+    names = [literal(n) for n in report.class_names]  # labels from a file: never markup
     acc = Table(title="per-class accuracy (validation)", box=None, padding=(0, 1), title_justify="left")
     acc.add_column("class")
     acc.add_column("acc", justify="right")
@@ -354,7 +356,7 @@ def class_report_table(report: ClassReport) -> RenderableType:
     conf = Table(title="confusion (rows true, cols predicted)", box=None, padding=(0, 0), title_justify="left")
     conf.add_column("", justify="right")
     for name in names:
-        conf.add_column(f" {name}", justify="right")
+        conf.add_column(Text(" ").append_text(name), justify="right")
     for i, name in enumerate(names):
         cells = []
         for j in range(len(names)):
@@ -414,7 +416,7 @@ class FittedTitle(Static):
             self.refresh(layout=False)
 
     def render(self) -> Text:
-        return Text(fit_parts(self.parts, max(1, self.content_size.width)), no_wrap=True, overflow="crop")
+        return Text(printable(fit_parts(self.parts, max(1, self.content_size.width))), no_wrap=True, overflow="crop")
 
 
 class MapPanel(Vertical):
@@ -435,10 +437,10 @@ class MapPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield FittedTitle(id="map-title")
         yield BoundaryMap(id="map")
-        yield Static("", id="map-legend")
+        yield Literal("", id="map-legend")
         with VerticalScroll(id="gallery-scroll"):
-            yield Static("", id="gallery")
-            yield Static("", id="class-report")
+            yield Literal("", id="gallery")
+            yield Literal("", id="class-report")
 
     def set_mode(self, mode: str) -> None:
         """``map`` (2-D data), ``gallery`` (images) or ``text`` (neither)."""

@@ -20,6 +20,7 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui_trainer import presets
+from tui_trainer.app.safe import Literal, literal
 from tui_trainer.config import Config
 from tui_trainer.errors import ConfigError
 from tui_trainer.presets import PresetInfo
@@ -97,10 +98,10 @@ class SavePresetScreen(ModalScreen[SaveRequest | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Save the form as a preset", classes="dialog-title")
-            yield Static(f"folder: {presets.user_dir()}", classes="dialog-note")
+            yield Literal(f"folder: {presets.user_dir()}", classes="dialog-note")
             yield Label("name (letters, digits, - and _):")
             yield Input(self._proposed_name, compact=True, id="preset-name")
-            yield Static("", id="name-error", classes="field-error")
+            yield Literal("", id="name-error", classes="field-error")
             yield Label("description:")
             yield Input(self._description, compact=True, id="preset-description")
             with Horizontal(classes="dialog-buttons"):
@@ -150,7 +151,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self._question, classes="dialog-question")
+            yield Literal(self._question, classes="dialog-question")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self._yes, id="yes", variant="warning", compact=True)
                 yield Button("No", id="no", compact=True)
@@ -200,17 +201,19 @@ class OpenPresetScreen(ModalScreen[PresetInfo | None]):
             options = []
             for info in self._presets:
                 text = Text()
-                text.append(info.name, style="bold")
+                text.append_text(literal(info.name, style="bold"))
                 text.append(f"  [{info.source}]", style="dim")
                 if info.name == self._current:
                     text.append("  (open now)", style="italic")
-                if info.description:
-                    text.append(f"\n  {info.description}")
+                if info.error:  # a broken file is listed with its reason, never hides the rest
+                    text.append_text(literal(f"\n  broken: {info.error}", style="red"))
+                elif info.description:
+                    text.append_text(literal(f"\n  {info.description}"))
                 options.append(Option(text, id=info.name))
             if not options:
                 yield Static("no presets found (built-in folder missing?)", classes="field-error")
             yield OptionList(*options, id="preset-list")
-            yield Static(f"user presets: {presets.user_dir()}", classes="dialog-note")
+            yield Literal(f"user presets: {presets.user_dir()}", classes="dialog-note")
 
     def on_mount(self) -> None:
         options = self.query_one("#preset-list", OptionList)

@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
+from tui_trainer.app.safe import literal
 from tui_trainer.app.state import BACKEND_NAMES, RunState, fmt_duration, fmt_epoch_time, fmt_float
 from tui_trainer.events import EpochEnded, EpochProgress
 
@@ -201,7 +202,7 @@ class StatusLine(Static):
         for i, (words, style) in enumerate(parts):
             if i:
                 text.append(" · ", style="dim")
-            text.append(words, style=style)
+            text.append_text(literal(words, style=style))  # preset names, error notes: user text
         if text != self._last:
             self._last = text
             # One fixed line: a repaint, never a screen layout.

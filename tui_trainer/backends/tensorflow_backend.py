@@ -52,6 +52,7 @@ class TensorFlowBackend:
     def __init__(self) -> None:
         self.model: keras.Model | None = None
         self._chunks: dict[int, int] = {}  # batch size -> batches per compiled call, once shrunk
+        self._concrete: dict[str, object] = {}
         self._device = "/CPU:0"
 
     # -- build -------------------------------------------------------------------------------
@@ -211,8 +212,23 @@ class TensorFlowBackend:
         self._loss_sum = loss_sum
         self._layer_outputs = layer_outputs
 
+    def _call(self, name: str, fn, *args):
+        """``fn(*args)``, through its concrete function after the first call.
+
+        A ``tf.function`` call matches its arguments against every trace it holds
+        (~0.1 ms here), twice an epoch; the arrays keep their shapes for a whole
+        run, so the first call's concrete function serves every later one.
+        """
+        concrete = self._concrete.get(name)
+        if concrete is None:
+            out = fn(*args)
+            self._concrete[name] = fn.get_concrete_function(*args)
+            return out
+        return concrete(*args)
+
     # -- data and loops ------------------------------------------------------------------------
     def set_data(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> None:
+        self._concrete = {}  # new shapes: traced again on first use
         with tf.device(self._device):
             self._x = tf.constant(np.asarray(x_train, np.float32))
             self._y = tf.constant(self._targets(y_train))
@@ -241,7 +257,8 @@ class TensorFlowBackend:
                     return EpochStats(loss_total / max(done, 1), metric_total / max(done, 1), done, stopped=True)
                 stop = min(start + per_chunk, n_batches)
                 t0 = time.perf_counter()
-                ls, ms = self._train_chunk(self._x, self._y, order_t, tf.constant(start), tf.constant(stop), bs)
+                ls, ms = self._call("train", self._train_chunk, self._x, self._y, order_t, tf.constant(start),
+                                    tf.constant(stop), bs)
                 loss_total += float(ls)
                 metric_total += float(ms)
                 seconds = time.perf_counter() - t0
@@ -267,7 +284,7 @@ class TensorFlowBackend:
         n = max(int(self._yv.shape[0]), 1)
         with tf.device(self._device):
             if n <= 8192:
-                total, out = self._evaluate_all(self._xv, self._yv)
+                total, out = self._call("evaluate", self._evaluate_all, self._xv, self._yv)
                 return float(total) / n, out.numpy()
             out = self._outputs(self._xv)
             loss = float(self._loss_sum(self._yv, out)) / n
