@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adopt", metavar="DIR", type=Path, default=None, help=argparse.SUPPRESS)
     p.add_argument("--jobs", type=int, metavar="N", default=None,
                    help="with --no-ui and a preset with [[variants]]: train N variants at a time, in separate processes")
+    p.add_argument("--study-id", default=None, help=argparse.SUPPRESS)  # the app names the study it starts
     p.add_argument("--min-val-acc", type=float, metavar="X", help="exit 1 if the final val_acc is below X")
     p.add_argument("--max-val-loss", type=float, metavar="X", help="exit 1 if the final val_loss is above X")
     p.add_argument("--list-presets", action="store_true", help="list presets (name, source, description) and exit")

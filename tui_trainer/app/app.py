@@ -41,6 +41,7 @@ from tui_trainer.app.boundary import (
     map_points,
     map_shape,
 )
+from tui_trainer.app.compare_view import CompareMixin
 from tui_trainer.app.dialogs import ConfirmScreen, OpenPresetScreen, SavePresetScreen, SaveRequest, save_proposal
 from tui_trainer.app.forms import ConfigForm, FormCheck, check_form
 from tui_trainer.app.messages import (
@@ -108,7 +109,7 @@ def engine_threads() -> int:
     return max(1, default_threads() - 1)
 
 
-class TrainerApp(NetworkViewMixin, App[None]):
+class TrainerApp(CompareMixin, NetworkViewMixin, App[None]):
     """Build a network in the side panel, train it, watch it learn."""
 
     CSS_PATH = "app.tcss"
@@ -125,6 +126,7 @@ class TrainerApp(NetworkViewMixin, App[None]):
         Binding("f2", "next_view", "View", tooltip="next panel (narrow screens); training curves or the network (wide)"),
         Binding("f3", "toggle_form", "Form", tooltip="hide or show the form"),
         Binding("f4", "predict", "Ask", tooltip="ask the model about a point (the predict box)"),
+        Binding("f9", "compare", "Compare", tooltip="runs side by side: pick runs, overlay their curves; run a study"),
         Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="stop any run and quit"),
     ]
     RUN_ACTIONS = {"start", "pause", "stop", "step", "save_preset", "open_preset", "next_view", "toggle_form",
@@ -496,7 +498,8 @@ class TrainerApp(NetworkViewMixin, App[None]):
         # The footer keeps every key lit, whatever the run state: greying keys out means
         # rebuilding the footer (a whole-screen layout) just as a run starts.  Keys that
         # don't apply say why instead, and the buttons show what applies.
-        if action in self.RUN_ACTIONS and isinstance(self.screen, ModalScreen):
+        if action in self.RUN_ACTIONS and (isinstance(self.screen, ModalScreen)
+                                           or getattr(self.screen, "blocks_run_keys", False)):
             return False
         return True
 
