@@ -1,6 +1,6 @@
 """MNIST-sized MLP epochs: each tui-trainer backend against Keras ``model.fit``.
 
-    python benchmarks/bench_mnist.py [--epochs 3] [--repeats 1] [--threads N]
+    python benchmarks/bench_mnist.py [--epochs 3] [--repeats 1] [--threads N] [--progress-only]
 
 The model is the MNIST quickstart MLP, 784 -> 128 relu -> 10 logits, Adam
 0.001, sparse categorical cross-entropy, batch 32, on synthetic data of MNIST's
@@ -105,13 +105,43 @@ def worker_backend(backend: str, epochs: int, threads: int) -> dict:
     return {"times": times, "loss": losses[-1]}
 
 
-def measure(which: str, epochs: int, threads: int) -> dict:
+def measure(which: str, epochs: int, threads: int, env: dict[str, str] | None = None) -> dict:
     """Run one worker in a fresh process and read its JSON answer."""
     cmd = [sys.executable, __file__, "--worker", which, "--epochs", str(epochs), "--threads", str(threads)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env={**os.environ, **(env or {})})
     if proc.returncode != 0:
         raise SystemExit(f"{which} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+#: Issue 14: reporting progress inside epochs may cost at most this share of an epoch.
+PROGRESS_TARGET = 0.02
+
+
+def progress_overhead(epochs: int, repeats: int, threads: int) -> bool:
+    """Each backend's warm epoch with in-epoch progress reporting on (as shipped) and off.
+
+    ``TUI_TRAINER_PROGRESS=off`` makes the engine pass no reporter to the batch
+    loop.  With it on, an MNIST epoch (seconds long) sends an ``EpochProgress``
+    every half second after its first second, and checks the clock every batch
+    (PyTorch) or chunk (TensorFlow).  Interleaved on/off runs, best of ``repeats``.
+    """
+    print()
+    print(f"progress inside epochs: warm epoch with reporting on vs off, best of {repeats} interleaved")
+    print(f"{'backend':<12}{'on s/epoch':>11}{'off s/epoch':>12}{'on/off':>8}  target")
+    ok = True
+    for backend in ("tensorflow", "torch"):
+        best = {"on": float("inf"), "off": float("inf")}
+        for _ in range(repeats):
+            for mode in ("off", "on"):
+                env = {"TUI_TRAINER_PROGRESS": mode}
+                best[mode] = min(best[mode], warm_median(measure(backend, epochs, threads, env)["times"]))
+        ratio = best["on"] / best["off"]
+        passed = ratio <= 1 + PROGRESS_TARGET
+        ok &= passed
+        print(f"{backend:<12}{best['on']:>11.3f}{best['off']:>12.3f}{ratio:>8.3f}  "
+              f"{'ok' if passed else 'MISSED'} (on/off <= {1 + PROGRESS_TARGET:.2f})")
+    return ok
 
 
 def main() -> int:
@@ -119,6 +149,8 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=3, help="epochs per measurement; the first is warm-up (default 3)")
     p.add_argument("--repeats", type=int, default=1, help="measurements per contender, alternating (default 1)")
     p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)), help="CPU threads for every contender")
+    p.add_argument("--progress-only", action="store_true",
+                   help="only the cost of progress reporting inside epochs (on vs off), not the Keras comparison")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
@@ -126,6 +158,8 @@ def main() -> int:
             args.worker, args.epochs, args.threads)
         print(json.dumps(out))
         return 0
+    if args.progress_only:
+        return 0 if progress_overhead(args.epochs, max(args.repeats, 2), args.threads) else 1
 
     contenders = ("keras", "tensorflow", "torch")
     times: dict[str, list[float]] = {c: [] for c in contenders}
@@ -147,6 +181,7 @@ def main() -> int:
         ok &= ratio >= 1.0
         print(f"{'tui-trainer ' + c:<22}{best[c]:>9.3f}{ratio:>8.2f}{losses[c]:>11.4f}  "
               f"{'ok' if ratio >= 1.0 else 'MISSED'} (ratio = keras_fit / backend >= 1.0)")
+    ok &= progress_overhead(args.epochs, max(args.repeats, 2), args.threads)
     return 0 if ok else 1
 
 

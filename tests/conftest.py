@@ -14,6 +14,39 @@ os.environ.setdefault("TUI_TRAINER_THREADS", "1")
 
 REPO = Path(__file__).resolve().parent.parent
 
+#: Modules the fast core tier (``pytest -m "not framework and not app"``) must never import.
+FRAMEWORKS = ("tensorflow", "torch", "keras")
+
+
+_loaded_before_session: set[str] = set()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _loaded_before_session.clear()
+    _loaded_before_session.update(name for name in FRAMEWORKS if name in sys.modules)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The core tier is fast because nothing in it imports a framework, collection included."""
+    items = session.items
+    if items and not any(item.get_closest_marker("framework") or item.get_closest_marker("app") for item in items):
+        loaded = [name for name in FRAMEWORKS if name in sys.modules and name not in _loaded_before_session]
+        if loaded:
+            raise pytest.UsageError(f"collecting the core tier imported {loaded}; import frameworks inside tests "
+                                    "marked framework")
+
+
+@pytest.fixture(autouse=True)
+def core_tests_import_no_framework(request):
+    """A test that needs TensorFlow or PyTorch must say so (``@pytest.mark.framework``)."""
+    before = {name for name in FRAMEWORKS if name in sys.modules}
+    yield
+    if request.node.get_closest_marker("framework") or request.node.get_closest_marker("app"):
+        return
+    new = sorted(name for name in FRAMEWORKS if name in sys.modules and name not in before)
+    if new:
+        pytest.fail(f"{request.node.nodeid} imported {new} but is not marked framework")
+
 
 @pytest.fixture(autouse=True)
 def isolated_config(tmp_path_factory, monkeypatch):

@@ -31,6 +31,8 @@ from tui_trainer.app.forms import ErrorText, LayerRow
 from tui_trainer.config import Config
 from tui_trainer.errors import ConfigError
 
+pytestmark = pytest.mark.app
+
 SIZE = (120, 36)
 
 
@@ -462,8 +464,20 @@ def test_digits_shows_images_with_predictions_and_a_class_report():
             await wait_for(pilot, lambda: "=" in text_of(gallery) or "≠" in text_of(gallery),
                            what="predicted labels")
             report = app.map_panel.query_one("#class-report")
-            assert app.run_state.class_report is not None
-            assert "per-class accuracy" in text_of(report) or report.size.height > 5
+            event = app.run_state.class_report
+            assert event is not None
+            text = text_of(report)
+            words = " ".join(text.split())  # titles may wrap in a narrow panel
+            assert "per-class accuracy (validation)" in words and "confusion (rows true, cols predicted)" in words
+            conf = event.confusion
+            assert conf.shape == (10, 10) and int(conf.sum()) == app.run_state.started.n_val
+            # The table agrees with the run's own accuracy: the diagonal over the total is the final val_acc.
+            assert conf.trace() / conf.sum() == pytest.approx(app.run_state.last.val_acc)
+            rows = [line.split() for line in text.splitlines()]
+            for i, name in enumerate(event.class_names):
+                n = int(conf[i].sum())
+                assert [name, f"{conf[i, i] / n:.3f}", str(n)] in rows  # per-class accuracy, worked out here
+                assert [name, *(str(int(v)) for v in conf[i])] in rows  # the confusion matrix row
 
     asyncio.run(scenario())
 

@@ -9,14 +9,17 @@ import asyncio
 import re
 
 import numpy as np
+import pytest
 from textual.app import App
 from textual.widgets import Button
 
 from tests.test_app import SIZE, app_for, circle, ready, run_to_end, table_rows, text_of, wait_for
 from tui_trainer import presets
 from tui_trainer.app import TrainerApp, create_app
-from tui_trainer.app.dialogs import SavePresetScreen
+from tui_trainer.app.dialogs import OpenPresetScreen, SavePresetScreen
 from tui_trainer.app.forms import LayerRow
+
+pytestmark = pytest.mark.app
 
 
 def test_the_app_assigns_none_of_textuals_own_attributes():
@@ -305,3 +308,89 @@ def test_the_first_frame_at_120x40_is_already_the_wide_layout():
     assert frames, "no frame was drawn"
     classes, tabs_shown = frames[0]
     assert {"-wide", "-tall"} <= classes and not tabs_shown
+
+
+def test_ctrl_o_takes_a_path_to_any_toml_and_lists_presets_from_the_top(tmp_path):
+    preset = tmp_path / "elsewhere.toml"
+    preset.write_text('description = "from a file"\n[data]\ndataset = "xor"\n[train]\nepochs = 9\n',
+                      encoding="utf-8")
+
+    async def scenario():
+        app = app_for(circle())
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            await pilot.press("ctrl+o")
+            dialog = app.screen
+            assert isinstance(dialog, OpenPresetScreen)
+            options = dialog.query_one("#preset-list")
+            assert options.highlighted == 0 and options.scroll_y == 0, "the list opens at its top"
+            assert dialog.focused.id == "preset-path"
+            # A wrong path is explained in the dialog, which stays open.
+            await pilot.press(*str(tmp_path / "missing.toml"), "enter")
+            assert app.screen is dialog and "no such file" in str(dialog.query_one("#path-error").render())
+            dialog.query_one("#preset-path").value = str(preset)
+            await pilot.press("enter")
+            await pilot.pause(0.3)
+            assert not isinstance(app.screen, OpenPresetScreen)
+            assert app.form.choice("data.dataset") == "xor" and app.form.query_one("#in-train-epochs").value == "9"
+            assert app.preset_name == "elsewhere" and app.status_text().endswith("preset elsewhere")
+            # Up/Down from the path box move through the list; Enter opens the highlighted preset.
+            await pilot.press("ctrl+o", "down", "enter")
+            await pilot.pause(0.3)
+            assert app.preset_name == presets.list_presets()[1].name
+
+    asyncio.run(scenario())
+
+
+def test_playground_keys_jump_sections_and_toggle_the_map():
+    async def scenario():
+        app = app_for(circle())
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            await pilot.press("ctrl+n")
+            await pilot.pause(0.1)
+            assert app.current_section() == "sec-data" and app.focused.id == "in-data-dataset"
+            await pilot.press("ctrl+n")
+            await pilot.pause(0.1)
+            assert app.current_section() == "sec-network"
+            await pilot.press("ctrl+n")
+            await pilot.pause(0.1)
+            assert app.current_section() == "sec-training" and app.focused.id == "in-train-backend"
+            # A closed section is skipped by Tab; its key opens it again.
+            app.form.query_one("#sec-data").collapsed = True
+            await pilot.pause(0.1)
+            await pilot.press("alt+d")
+            await pilot.pause(0.1)
+            assert not app.form.query_one("#sec-data").collapsed and app.current_section() == "sec-data"
+            # The keys are listed in the footer, at 80x24 too.
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause(0.3)
+            shown = {key.key_display for key in app.query("FooterKey") if key.region.bottom <= 24}
+            assert {"^n", "^t", "^b", "^r", "f5", "^q"} <= shown, shown
+            await pilot.resize_terminal(*SIZE)
+            await pilot.pause(0.3)
+
+            # ctrl+t hides the validation points, ctrl+b shows only the sign.
+            assert app.boundary_map.show_test
+            before = "".join(map_text(app))
+            await pilot.press("ctrl+t")
+            await pilot.pause(0.1)
+            hidden = "".join(map_text(app))
+            assert not app.boundary_map.show_test and "o" not in hidden and "x" not in hidden
+            assert "o" in before or "x" in before
+            await pilot.press("ctrl+t")
+            await run_to_end(pilot)
+            await pilot.press("ctrl+b")
+            await pilot.pause(0.1)
+            assert app.boundary_map.discrete
+            segments = [seg for strip in app.boundary_map._strips() for seg in strip]
+            colours = {seg.style.bgcolor for seg in segments if seg.style and seg.style.bgcolor and seg.text.strip() == ""}
+            assert len(colours) <= 3, colours  # orange, blue and the panel's own background
+            # ctrl+r: new data from the next seed, shown before any run.
+            seed = int(app.form.query_one("#in-data-seed").value)
+            await pilot.press("ctrl+r")
+            assert app.form.query_one("#in-data-seed").value == str(seed + 1)
+            await wait_for(pilot, lambda: app.preview_ready() and app.preview_key.seed == seed + 1,
+                           what="the regenerated data")
+
+    asyncio.run(scenario())

@@ -8,9 +8,13 @@ Update after a deliberate change with ``pytest tests/test_app_snapshots.py
 
 from __future__ import annotations
 
+import pytest
+
 from tests.test_app import circle, ready, run_to_end
 from tui_trainer import presets
 from tui_trainer.app import create_app
+
+pytestmark = pytest.mark.app
 
 
 def frozen(cfg, name: str = "circle"):

@@ -16,7 +16,7 @@ CORE = ["tui_trainer.config", "tui_trainer.presets", "tui_trainer.data", "tui_tr
         "tui_trainer.backends", "tui_trainer.headless", "tui_trainer.export", "tui_trainer.mapview",
         "tui_trainer.images", "tui_trainer.files", "tui_trainer.progress", "tui_trainer.runfiles",
         "tui_trainer.runstore", "tui_trainer.launch", "tui_trainer.imdb", "tui_trainer.reviews",
-        "tui_trainer.comparison", "tui_trainer.study", "tui_trainer.tbevents"]
+        "tui_trainer.comparison", "tui_trainer.study", "tui_trainer.tbevents", "tui_trainer.versions"]
 
 
 def test_import_linter_contracts_hold():

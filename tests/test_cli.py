@@ -14,6 +14,7 @@ import tomllib
 import pytest
 
 from tests.conftest import REPO, run_cli
+from tests.records import assert_same_epochs, parse_epoch_lines, read_csv
 
 ANSI = "\x1b["
 
@@ -32,6 +33,7 @@ def test_help_is_fast_and_imports_no_framework():
     assert "--no-ui" in out and "exit codes" in out
 
 
+@pytest.mark.framework
 def test_headless_circle_torch_prints_textbook_lines_and_summary():
     r = run_cli("--preset", "circle", "--no-ui", "--backend", "torch", "--epochs", "30")
     assert r.returncode == 0, r.stderr
@@ -46,6 +48,7 @@ def test_headless_circle_torch_prints_textbook_lines_and_summary():
     assert ANSI not in r.stdout  # not a terminal: no escapes
 
 
+@pytest.mark.framework
 def test_min_val_acc_met_and_missed():
     ok = run_cli("--no-ui", "--backend", "torch", "--min-val-acc", "0.95")
     assert ok.returncode == 0, ok.stdout[-2000:] + ok.stderr
@@ -77,19 +80,27 @@ def test_bad_input_is_one_line_and_exit_2(args, fragment):
     assert "Traceback" not in r.stderr and r.stdout == ""
 
 
+@pytest.mark.framework
 def test_bad_data_file_is_exit_2(tmp_path):
     bad = tmp_path / "pts.csv"
-    bad.write_text("x1,x2,label\n1,2,1\n")
-    r = run_cli("--no-ui", "--backend", "torch", "--set", "data.dataset=file", "--set", f"data.path={tmp_path / 'missing.csv'}")
-    assert r.returncode == 2 and "missing.csv" in r.stderr and "Traceback" not in r.stderr
+    bad.write_text("x1,x2,label\n1,2,1\n3,4,1\n")
+    for path, fragment in ((tmp_path / "missing.csv", "missing.csv"),
+                           (bad, "pts.csv: label column 'label' has only one class (1)")):
+        r = run_cli("--no-ui", "--backend", "torch", "--set", "data.dataset=file", "--set", f"data.path={path}",
+                    "--output", str(tmp_path / "out"))
+        assert r.returncode == 2 and fragment in r.stderr and "Traceback" not in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and r.stdout == ""
+        assert not (tmp_path / "out").exists()  # nothing written for a run that never started
 
 
+@pytest.mark.framework
 def test_diverged_is_exit_3():
     r = run_cli("--preset", "reg-plane", "--no-ui", "--backend", "torch", "--set", "train.learning_rate=10")
     assert r.returncode == 3
     assert "finished: diverged" in r.stdout and "diverged" in r.stderr
 
 
+@pytest.mark.framework
 def test_json_lines(tmp_path):
     r = run_cli("--no-ui", "--json", "--backend", "torch", "--epochs", "3")
     assert r.returncode == 0, r.stderr
@@ -99,9 +110,22 @@ def test_json_lines(tmp_path):
     assert kinds.count("epoch_ended") == 3 and "boundary_updated" in kinds
     first = events[0]
     assert first["summary"]["params"] == 25 and first["config"]["train"]["backend"] == "torch"
-    epoch = next(e for e in events if e["kind"] == "epoch_ended")
-    assert set(epoch) >= {"epoch", "epochs", "loss", "acc", "val_loss", "val_acc", "seconds"}
-    assert events[-1]["reason"] == "completed"
+    epochs = [e for e in events if e["kind"] == "epoch_ended"]
+    assert [(e["epoch"], e["epochs"]) for e in epochs] == [(1, 3), (2, 3), (3, 3)]
+    n_train, n_val = first["n_train"], first["n_val"]
+    assert (n_train, n_val) == (250, 250)  # the circle preset: 500 points, half for validation
+    for e in epochs:
+        # Accuracies are counts of samples: k / n exactly (up to JSON rounding); losses are MSE of ±1 labels.
+        assert abs(e["acc"] * n_train - round(e["acc"] * n_train)) < 1e-3
+        assert abs(e["val_acc"] * n_val - round(e["val_acc"] * n_val)) < 1e-3
+        assert 0 < e["loss"] < 4 and 0 < e["val_loss"] < 4 and e["loss"] != e["val_loss"] and e["seconds"] > 0
+        assert e["mae"] is None and e["val_mae"] is None
+    done = events[-1]
+    assert done["reason"] == "completed" and done["epochs_run"] == 3
+    assert {k: done["final"][k] for k in ("epoch", "loss", "val_loss", "acc", "val_acc")} == {
+        k: epochs[-1][k] for k in ("epoch", "loss", "val_loss", "acc", "val_acc")}
+    best = min(epochs, key=lambda e: e["val_loss"])
+    assert done["best_epoch"] == best["epoch"] and done["best_val_loss"] == best["val_loss"]
 
 
 def test_json_needs_no_ui():
@@ -109,14 +133,16 @@ def test_json_needs_no_ui():
     assert r.returncode == 2 and "--no-ui" in r.stderr
 
 
+@pytest.mark.framework
 def test_output_folder(tmp_path):
     out = tmp_path / "run"
     r = run_cli("--no-ui", "--backend", "torch", "--epochs", "4", "--output", str(out))
     assert r.returncode == 0, r.stderr
     config = tomllib.loads((out / "config.toml").read_text())
     assert config["train"]["epochs"] == 4 and config["train"]["backend"] == "torch"
-    rows = list(csv.DictReader((out / "history.csv").open()))
-    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4] and float(rows[0]["val_acc"]) >= 0
+    rows = read_csv(out / "history.csv")
+    assert_same_epochs(parse_epoch_lines(r.stdout), rows, "history.csv vs printed lines", printed=True)
+    assert [row["epoch"] for row in rows] == [1, 2, 3, 4]
     jsonl = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines()]
     assert jsonl[0]["kind"] == "run_started" and jsonl[-1]["kind"] == "run_finished"
     assert (out / "model.pt").stat().st_size > 0
@@ -136,6 +162,7 @@ def test_bad_input_writes_nothing(tmp_path):
     assert r.returncode == 2 and not out.exists()
 
 
+@pytest.mark.framework
 def test_tensorflow_output_saves_keras_weights(tmp_path):
     out = tmp_path / "tf"
     r = run_cli("--no-ui", "--backend", "tensorflow", "--epochs", "2", "--output", str(out))
@@ -144,6 +171,7 @@ def test_tensorflow_output_saves_keras_weights(tmp_path):
     assert "[Epoch 2/2]" not in r.stdout and "[Epoch   2/2]" in r.stdout
 
 
+@pytest.mark.framework
 def test_ctrl_c_exits_130_and_keeps_history(tmp_path):
     out = tmp_path / "interrupted"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -186,8 +214,12 @@ def test_show_config_merges_overrides():
     assert cfg["data"]["dataset"] == "xor" and cfg["model"]["hidden"] == [5] and cfg["data"]["seed"] == 9
 
 
-def test_every_builtin_playground_preset_runs_headless_on_torch():
-    for name in ("xor", "gauss", "spiral", "reg-plane", "reg-gauss"):
-        r = run_cli("--preset", name, "--no-ui", "--backend", "torch")
-        assert r.returncode == 0, (name, r.stderr)
-        assert "finished: completed" in r.stdout or "finished: early-stopped" in r.stdout
+@pytest.mark.framework
+@pytest.mark.parametrize(("name", "target"), [
+    ("xor", ["--min-val-acc", "0.95"]), ("gauss", ["--min-val-acc", "0.95"]), ("spiral", ["--min-val-acc", "0.9"]),
+    ("reg-plane", ["--max-val-loss", "0.01"]), ("reg-gauss", ["--max-val-loss", "0.05"]),
+])
+def test_every_builtin_playground_preset_learns_its_data_on_torch(name, target):
+    r = run_cli("--preset", name, "--no-ui", "--backend", "torch", *target)
+    assert r.returncode == 0, (name, r.stdout[-1500:], r.stderr)  # exit 1 would mean the target was missed
+    assert "finished: completed" in r.stdout or "finished: early-stopped" in r.stdout

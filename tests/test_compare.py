@@ -14,6 +14,8 @@ from tui_trainer.comparison import read_run
 from tui_trainer.config import from_dict
 from tui_trainer.export import RunExporter
 
+pytestmark = pytest.mark.framework
+
 
 def make_run(folder: Path, hidden: list[int], epochs: int = 4, **study: object) -> Path:
     """A real run written by the real exporter (torch, circle data, a few epochs)."""

@@ -22,6 +22,8 @@ from tui_trainer.config import from_dict  # noqa: E402
 from tui_trainer.engine import train  # noqa: E402
 from tui_trainer.layers import LayerSpec, build_specs, count_params  # noqa: E402
 
+pytestmark = pytest.mark.framework
+
 HEAD = Head(task="multiclass", loss="categorical_crossentropy", output_activation="softmax", n_outputs=10)
 OPTS = BuildOptions(optimizer="adam", learning_rate=0.001, regularization="none", reg_rate=0.0, device="cpu", seed=0,
                     threads=1)

@@ -8,7 +8,6 @@ import threading
 import numpy as np
 import pytest
 
-from tui_trainer import metrics
 from tui_trainer.config import from_dict
 from tui_trainer.control import RunControl
 from tui_trainer.data import load_dataset
@@ -16,6 +15,8 @@ from tui_trainer.engine import Session, train
 from tui_trainer.events import BoundaryUpdated, EpochEnded, RunFailed, RunFinished, RunStarted
 from tui_trainer.layers import build_specs, count_params
 from tui_trainer.presets import load_preset
+
+pytestmark = pytest.mark.framework
 
 BACKENDS = ["torch", "tensorflow"]
 
@@ -83,7 +84,9 @@ def test_metrics_are_per_sample_averages(backend):
     raw = session.predict_raw(ds.x_val)
     last = result.history[-1]
     assert math.isclose(last.val_loss, float(np.mean((raw - ds.y_val) ** 2)), rel_tol=1e-4)
-    assert last.val_acc == metrics.binary_accuracy(raw[:, 0], ds.y_val)
+    # Accuracy by hand: the sign of the tanh output (0 counts as +1) against the ±1 label.
+    right = sum((1.0 if r >= 0 else -1.0) == y for r, y in zip(raw[:, 0], ds.y_val[:, 0], strict=True))
+    assert last.val_acc == right / len(ds.y_val)
     assert 0.0 < last.loss < 4.0  # an average, not a sum over batches or epochs
 
 
@@ -107,21 +110,26 @@ def test_binary_crossentropy_with_sigmoid(backend):
     assert result.finished.final.val_acc >= 0.9
 
 
-def test_divergence_stops_the_run():
-    cfg = load_preset("reg-plane", {"train.backend": "torch", "train.learning_rate": 10, "train.epochs": 50})
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_divergence_stops_the_run(backend):
+    cfg = load_preset("reg-plane", {"train.backend": backend, "train.learning_rate": 10, "train.epochs": 50})
     _, result, events = collect(cfg)
     assert result.finished.reason == "diverged"
     assert result.finished.epochs_run < 50
     assert not math.isfinite(result.history[-1].loss) or not math.isfinite(result.history[-1].val_loss)
 
 
-def test_early_stopping():
-    cfg = load_preset("gauss", {"train.backend": "torch", "train.epochs": 500, "train.patience": 3,
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_early_stopping(backend):
+    cfg = load_preset("gauss", {"train.backend": backend, "train.epochs": 500, "train.patience": 3,
                                 "train.learning_rate": 0.3})
     _, result, _ = collect(cfg)
     f = result.finished
     assert f.reason == "early-stopped" and f.epochs_run < 500
     assert f.epochs_run - f.best_epoch == 3
+    best = min(result.history, key=lambda e: e.val_loss)
+    assert (f.best_epoch, f.best_val_loss, f.best_val_acc) == (best.epoch, best.val_loss, best.val_acc)
+    assert all(e.val_loss >= best.val_loss for e in result.history[best.epoch:]) and f.final is result.history[-1]
 
 
 def test_pause_step_resume_stop_from_another_thread():

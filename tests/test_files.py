@@ -286,6 +286,7 @@ def test_label_column_also_a_feature(tmp_path: Path) -> None:
 # -- training on files ----------------------------------------------------------------------
 
 
+@pytest.mark.framework
 def test_csv_preset_trains_with_the_map() -> None:
     """The shipped preset as is (TensorFlow), end to end: mapping note, map, accuracy."""
     cfg = presets.load_preset("csv", {"train.epochs": 40})
@@ -304,6 +305,7 @@ def test_csv_preset_trains_with_the_map() -> None:
     assert result.finished.final.val_acc >= 0.9
 
 
+@pytest.mark.framework
 def test_multiclass_csv_trains_and_reports_classes(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     centres = {"north": (0, 3), "east": (3, 0), "south": (0, -3)}
@@ -321,11 +323,13 @@ def test_multiclass_csv_trains_and_reports_classes(tmp_path: Path) -> None:
     assert result.finished.final.val_acc >= 0.9
 
 
+@pytest.mark.framework
 def test_cli_csv_preset_headless() -> None:
     proc = run_cli("--preset", "csv", "--no-ui", "--backend", "torch", "--epochs", "40", "--min-val-acc", "0.9",
                    timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "note: labels: lower→-1, upper→+1" in proc.stdout
+    # Notes go to stderr, so stdout's epoch lines follow each other unbroken.
+    assert "note: labels: lower→-1, upper→+1" in proc.stderr and "note:" not in proc.stdout
     assert "decision boundary" in proc.stdout
 
 

@@ -122,6 +122,7 @@ def test_mnist_not_an_npz(home: Path) -> None:
         load_dataset(image_config("mnist", path=str(path)))
 
 
+@pytest.mark.framework
 def test_mnist_cnn_preset_trains_on_fake_mnist(home: Path) -> None:
     """The textbook CNN preset builds and runs end to end (torch; a few images, one epoch)."""
     fake_mnist(home / ".keras" / "datasets" / "mnist.npz", n_train=16, n_test=8)
@@ -135,6 +136,7 @@ def test_mnist_cnn_preset_trains_on_fake_mnist(home: Path) -> None:
     assert report.confusion.shape == (10, 10) and report.confusion.sum() == 8
 
 
+@pytest.mark.framework
 def test_mnist_preset_is_the_quickstart_mlp(home: Path) -> None:
     fake_mnist(home / ".keras" / "datasets" / "mnist.npz", n_train=16, n_test=8)
     cfg = presets.load_preset("mnist", {"train.backend": "torch", "train.epochs": 1})
@@ -178,6 +180,7 @@ def test_digits_without_scikit_learn(monkeypatch: pytest.MonkeyPatch) -> None:
         load_dataset(image_config("digits"))
 
 
+@pytest.mark.framework
 def test_digits_preset_reaches_high_accuracy() -> None:
     cfg = presets.load_preset("digits")
     events: list = []
@@ -190,6 +193,7 @@ def test_digits_preset_reaches_high_accuracy() -> None:
     assert min(a for a in report.per_class_accuracy if a is not None) >= 0.7
 
 
+@pytest.mark.framework
 def test_cli_digits_headless() -> None:
     proc = run_cli("--preset", "digits", "--no-ui", "--epochs", "10", "--min-val-acc", "0.9", timeout=120)
     assert proc.returncode == 0, proc.stderr

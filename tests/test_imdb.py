@@ -102,6 +102,7 @@ def test_code_in_the_pickle_is_refused_and_never_runs(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
+@pytest.mark.framework
 def test_cli_refuses_a_malicious_file_in_one_line(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.npz"

@@ -71,7 +71,8 @@ def test_hand_values_are_what_the_comments_say() -> None:
     assert metrics.confusion_matrix(Y_VAL, np.argmax(X_VAL + BIAS, axis=1), 3).tolist() == CONFUSION
 
 
-@pytest.mark.parametrize("backend", ["torch", "tensorflow"])
+@pytest.mark.framework
+@pytest.mark.parametrize("backend", [pytest.param("torch", marks=pytest.mark.mutation), "tensorflow"])
 @pytest.mark.parametrize("output", ["linear", "softmax"])
 def test_engine_multiclass_metrics_match_hand_computation(backend: str, output: str) -> None:
     cfg = from_dict({

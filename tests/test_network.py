@@ -28,6 +28,8 @@ from tui_trainer.headless import HeadlessPrinter
 from tui_trainer.layers import build_specs
 from tui_trainer.presets import load_preset
 
+pytestmark = pytest.mark.framework
+
 FEATURES = ("x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2")
 
 

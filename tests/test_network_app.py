@@ -8,12 +8,15 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import pytest
 from textual.widgets import Checkbox
 
 from tests.test_app import SIZE, app_for, circle, ready, run_to_end, wait_for, words_of
 from tui_trainer import presets
 from tui_trainer.app import create_app
 from tui_trainer.app.network_view import NetworkView, compute_layout
+
+pytestmark = pytest.mark.app
 
 WIDE = (120, 40)
 NARROW = (80, 24)

@@ -19,6 +19,8 @@ import pytest
 
 from tests.conftest import REPO, run_cli
 
+pytestmark = pytest.mark.framework
+
 LONG = ("--no-ui", "--backend", "torch", "--epochs", "100000", "--set", "train.batch_size=1")
 
 

@@ -12,6 +12,8 @@ from tui_trainer.comparison import read_run
 from tui_trainer.errors import ConfigError
 from tui_trainer.study import load_study
 
+pytestmark = pytest.mark.framework
+
 TINY = """
 description = "two tiny variants"
 [data]

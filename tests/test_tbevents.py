@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.framework
+
 pytest.importorskip("tensorboard", reason="the TensorBoard reader is in the dev extra")
 
 

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import pytest
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 from tui_trainer.backends.base import Head
-from tui_trainer.backends.torch_dense import DenseLayer, DenseStep, supports
 
-ACT = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid, "linear": lambda z: z,
-       "softmax": lambda z: torch.softmax(z, dim=1)}
+pytestmark = pytest.mark.framework
+
+# torch is imported when the first test here runs, so collecting the fast core tier never loads it.
+torch = F = nn = DenseLayer = DenseStep = supports = None
+
+
+@pytest.fixture(autouse=True)
+def _import_torch() -> None:
+    global torch, F, nn, DenseLayer, DenseStep, supports
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    from tui_trainer.backends.torch_dense import DenseLayer, DenseStep, supports
+
+ACT = {"tanh": lambda z: torch.tanh(z), "relu": lambda z: torch.relu(z), "sigmoid": lambda z: torch.sigmoid(z),
+       "linear": lambda z: z, "softmax": lambda z: torch.softmax(z, dim=1)}
 
 
 def autograd_grads(weights, biases, acts, head, x, y, reg, rate):

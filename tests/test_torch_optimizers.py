@@ -6,15 +6,23 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from tests.conftest import REPO
-from tui_trainer.backends.torch_backend import _optimizer
-from tui_trainer.backends.torch_optimizers import NAMES, ForeachOptimizer
+
+pytestmark = pytest.mark.framework
+
+NAMES = ("sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad")  # checked against the module in a test below
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_twenty_steps_match_torch_optim(name):
+    import torch
+
+    from tui_trainer.backends.torch_backend import _optimizer
+    from tui_trainer.backends.torch_optimizers import NAMES as MODULE_NAMES
+    from tui_trainer.backends.torch_optimizers import ForeachOptimizer
+
+    assert set(NAMES) == set(MODULE_NAMES)
     gen = torch.Generator().manual_seed(3)
     start = [torch.randn(4, 3, generator=gen), torch.randn(4, generator=gen)]
     ours = [p.clone() for p in start]

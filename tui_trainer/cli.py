@@ -7,21 +7,30 @@ the frameworks and Textual are imported only once they are needed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from tui_trainer import __version__
+from tui_trainer import __version__, arguments
+from tui_trainer.exit_codes import (  # noqa: F401 - the codes stay importable from here
+    EXIT_DIVERGED,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_THRESHOLD,
+    EXIT_USAGE,
+    exit_status,
+)
+from tui_trainer.textsafe import printable
 
-EXIT_OK = 0
-EXIT_THRESHOLD = 1
-EXIT_USAGE = 2
-EXIT_DIVERGED = 3
-EXIT_FAILED = 4
-EXIT_INTERRUPTED = 130
+#: Signals that end a headless run the way Ctrl-C does; the exit code is 128 + the signal number.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 #: Seconds between boundary maps of a headless run (the event log thins them further).
 HEADLESS_GRID_INTERVAL = 30.0
 
@@ -36,7 +45,9 @@ examples:
 
 exit codes:
   0 success, 1 --min-val-acc/--max-val-loss missed, 2 bad input,
-  3 diverged (loss became NaN/inf), 4 training failed, 130 interrupted (Ctrl-C)
+  3 diverged (loss became NaN/inf), 4 training failed,
+  130 interrupted (Ctrl-C, SIGINT), 143 terminated (SIGTERM), 129 hung up (SIGHUP):
+  a signal stops the run after the current batch and keeps its history, weights and summary
 """
 
 
@@ -44,7 +55,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors are one line and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"tui-trainer: error: {message} (see tui-trainer --help)\n")
+        sys.stderr.write(f"tui-trainer: error: {printable(message)} (see tui-trainer --help)\n")
         raise SystemExit(EXIT_USAGE)
 
 
@@ -55,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--preset", metavar="NAME|PATH", default=None,
+    p.add_argument("--preset", metavar="NAME|PATH", default=None, type=arguments.preset_name,
                    help="built-in or user preset name, or a path to a .toml file (default: circle)")
     p.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                    help="override a config field, e.g. --set train.epochs=50 --set model.hidden=[8,8] (repeatable)")
@@ -68,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show-network", action="store_true",
                    help="with --no-ui: after training print every neuron's map (2-D data) or the first "
                         "layer's weights as images; with --json, emit a network_updated event with the grids")
-    p.add_argument("--output", metavar="DIR", type=Path,
+    p.add_argument("--output", metavar="DIR", type=arguments.output_location,
                    help="record the run in DIR (config.toml, history.jsonl/.csv, state.json, summary.json, weights) "
                         "instead of a new folder in the runs folder")
     p.add_argument("--overwrite", action="store_true", help="allow --output into a folder that holds an earlier run")
@@ -80,18 +91,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, metavar="N", default=None,
                    help="with --no-ui and a preset with [[variants]]: train N variants at a time, in separate processes")
     p.add_argument("--study-id", default=None, help=argparse.SUPPRESS)  # the app names the study it starts
-    p.add_argument("--min-val-acc", type=float, metavar="X", help="exit 1 if the final val_acc is below X")
-    p.add_argument("--max-val-loss", type=float, metavar="X", help="exit 1 if the final val_loss is above X")
-    p.add_argument("--list-presets", action="store_true", help="list presets (name, source, description) and exit")
+    p.add_argument("--min-val-acc", type=arguments.accuracy_target, metavar="X",
+                   help="exit 1 if the final val_acc is below X (0..1)")
+    p.add_argument("--max-val-loss", type=arguments.loss_target, metavar="X",
+                   help="exit 1 if the final val_loss is above X (a finite number >= 0)")
+    p.add_argument("--list-presets", action="store_true",
+                   help="list presets (name, source, description) and exit; with --json, one JSON object per line")
     p.add_argument("--show-config", action="store_true", help="print the resolved config as TOML and exit")
+    p.add_argument("--verbose", action="store_true",
+                   help="let TensorFlow/PyTorch print their own log lines (hidden by default)")
     p.add_argument("--version", action="version", version=f"tui-trainer {__version__}")
     return p
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> int:
-    sys.stderr.write(f"tui-trainer: error: {message}\n")
+    sys.stderr.write(f"tui-trainer: error: {printable(message)}\n")
     sys.stderr.flush()
     return code
+
+
+def _note(message: str) -> None:
+    """One line of ours on stderr, control characters stripped; a closed stderr is not an error."""
+    line = f"tui-trainer: {printable(message)}\n"
+    try:
+        sys.stderr.write(line)
+        sys.stderr.flush()
+    except RuntimeError:  # a signal landed while another line was being written: no reentry
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.write(sys.stderr.fileno(), line.encode("utf-8", "replace"))
+    except (OSError, ValueError):
+        pass
 
 
 def resolve_config(args: argparse.Namespace):
@@ -116,17 +145,51 @@ def command_line_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
-def list_presets() -> int:
+def list_presets(as_json: bool = False) -> int:
+    """Every preset, a broken user file included (with the reason), so one bad file never hides the rest."""
+    import json
+
     from tui_trainer.presets import list_presets as _list
 
     presets = _list()
-    width = max((len(p.name) for p in presets), default=4)
-    for p in presets:
-        print(f"{p.name:<{width}}  {p.source:<8}  {p.description}")
+    if as_json:
+        for p in presets:
+            sys.stdout.write(json.dumps({"name": p.name, "source": p.source, "description": p.description,
+                                         "path": str(p.path), "error": p.error}) + "\n")
+        sys.stdout.flush()
+        return EXIT_OK
+    names = [printable(p.name) for p in presets]
+    width = max((len(n) for n in names), default=4)
+    for name, p in zip(names, presets, strict=True):
+        about = f"broken: {p.error}" if p.error else p.description
+        sys.stdout.write(f"{name:<{width}}  {p.source:<8}  {printable(about)}\n")
+    sys.stdout.flush()
     return EXIT_OK
 
 
+def silence_stdout() -> None:
+    """After a closed pipe (``| head -1``): send the rest of stdout to /dev/null.
+
+    Without this Python's final flush of sys.stdout fails again at exit and
+    prints "Exception ignored ... BrokenPipeError".
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # stdout closed by the reader (| head): stop writing, quietly
+        silence_stdout()
+        return EXIT_OK
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "compare":
         from tui_trainer.compare import main as compare_main
@@ -142,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     from tui_trainer.errors import UserError
 
     if args.list_presets:
-        return list_presets()
+        return list_presets(as_json=args.json)
     if args.json and not args.no_ui:
         return _fail("--json needs --no-ui (the app draws to the terminal itself)")
     if args.show_network and not args.no_ui:
@@ -189,16 +252,88 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_ui:
         if args.output is not None or args.min_val_acc is not None or args.max_val_loss is not None:
             return _fail("--output, --min-val-acc and --max-val-loss need --no-ui")
+        from tui_trainer import quiet
+
+        quiet.prepare_environment(args.verbose)
         from tui_trainer.app import create_app
 
         preset_name = args.preset or "circle"
-        create_app(config, preset_name=preset_name).run()
+        with quiet.native_stderr_diverted(not args.verbose):
+            _run_app(create_app(config, preset_name=preset_name))
         return EXIT_OK
     return run_headless(config, args)
 
 
+def _guarded(consumer: Callable[[Any], None]) -> Callable[[Any], None]:
+    """A stdout printer that survives its reader going away.
+
+    A closed pipe (``| head -1``) or a hung-up terminal stops the printing, not
+    the run: the remaining consumers (the ``--output`` record) still get every event.
+    """
+    closed = False
+
+    def call(event: Any) -> None:
+        nonlocal closed
+        if closed:
+            return
+        try:
+            consumer(event)
+        except OSError:  # EPIPE, or EIO once the terminal is gone
+            closed = True
+            silence_stdout()
+
+    return call
+
+
+def _run_app(app) -> None:
+    """Run the app, and leave at once when it is closed while background work is still going.
+
+    Framework and data imports can't be interrupted; Python would wait for them
+    (seconds for TensorFlow) before the process ends, and asyncio would first
+    join its worker threads.  So the app runs on a loop whose thread pool we
+    own: once the app has returned (the terminal is restored and a run, if any,
+    has stopped), threads still busy are simply abandoned with ``os._exit``.
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tui_trainer.app.app import IMPORT_THREAD_PREFIX
+
+    loop = asyncio.new_event_loop()
+    pool = ThreadPoolExecutor(thread_name_prefix="tui-trainer-worker")
+    loop.set_default_executor(pool)
+    try:
+        app.run(loop=loop)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        loop.close()
+    deadline = time.monotonic() + 0.05  # idle pool threads leave within milliseconds
+    while True:
+        alive = [t for t in threading.enumerate() if t.is_alive() and t is not threading.main_thread()]
+        importing = any(t.name.startswith(IMPORT_THREAD_PREFIX) for t in alive)
+        if not importing and not any(not t.daemon for t in alive):
+            return
+        if importing or time.monotonic() > deadline:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError, ValueError):
+                    stream.flush()
+            os._exit(EXIT_OK)
+        time.sleep(0.01)
+
+
 def run_headless(config, args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from tui_trainer import quiet
+
+    quiet.prepare_environment(args.verbose)
+    with quiet.native_stderr_diverted(not args.verbose) as diverted:
+        code = _run_headless(config, args)
+    if code == EXIT_FAILED and diverted.lines:
+        sys.stderr.write(f"tui-trainer: the framework logged {len(diverted.lines)} lines; "
+                         "rerun with --verbose to see them\n")
+    return code
+
+
+def _run_headless(config, args: argparse.Namespace) -> int:
     from tui_trainer.control import RunControl
     from tui_trainer.engine import RunResult, Session
     from tui_trainer.errors import UserError
@@ -213,7 +348,12 @@ def run_headless(config, args: argparse.Namespace) -> int:
                                                                     show_network=args.show_network)
     if args.show_network:
         control.network_shape = printer.network_shape if isinstance(printer, HeadlessPrinter) else NEURON_GRID_COLOR
-    consumers = [printer]
+    consumers = [_guarded(printer)]
+    if not args.json:
+        from tui_trainer import progress_line
+
+        if progress_line.wanted(sys.stderr):  # a long epoch's progress, erased before anything prints
+            consumers.insert(0, progress_line.ProgressLine(sys.stderr))
     from tui_trainer.launch import open_run_folder
 
     try:  # the folder's lock is taken here, before the framework is imported
@@ -229,57 +369,49 @@ def run_headless(config, args: argparse.Namespace) -> int:
     holder: dict[str, RunResult] = {}
     worker = threading.Thread(target=lambda: holder.setdefault("result", session.run(emit, control)),
                               name="tui-trainer-run", daemon=True)
-    interrupted = False
+    stopped_by: list[int] = []
 
-    def on_sigint(signum, frame) -> None:
+    def on_signal(signum, frame) -> None:
         # Ask the run to stop instead of raising KeyboardInterrupt: an exception inside
         # Thread.join can leave the thread looking finished while it still runs.
-        nonlocal interrupted
-        if interrupted:
-            sys.stderr.write("tui-trainer: interrupted twice; quitting now\n")
-            os._exit(EXIT_INTERRUPTED)
-        interrupted = True
-        sys.stderr.write("tui-trainer: interrupted; stopping after the current batch and saving what ran "
-                         "(Ctrl-C again to quit now)\n")
-        sys.stderr.flush()
+        # SIGTERM and SIGHUP mean the same as Ctrl-C here: stop, keep what ran.
+        name = signal.Signals(signum).name
+        if stopped_by:
+            # Straight to stderr's file descriptor (fd 2 itself may be diverted from the framework): the
+            # first signal's line may still be inside sys.stderr's buffer (a reentrant write would raise),
+            # and os._exit flushes nothing.
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                os.write(sys.stderr.fileno(), f"tui-trainer: {name} again; quitting now\n".encode())
+            os._exit(128 + stopped_by[0])
+        stopped_by.append(signum)
+        again = "Ctrl-C" if signum == signal.SIGINT else name
+        what = "interrupted" if signum == signal.SIGINT else f"got {name}"
+        _note(f"{what}; stopping after the current batch "
+              f"and saving what ran ({again} again to quit now)")
         control.stop()
 
-    previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in STOP_SIGNALS:
+            previous[signum] = signal.signal(signum, on_signal)
     try:
         worker.start()
         while worker.is_alive():
             worker.join(timeout=0.2)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     result = holder.get("result")
     exporter.close()
-    if result is None:
-        return _fail("training thread ended without a result", EXIT_FAILED)
-    if exporter.error is not None:
+    if result is not None and exporter.error is not None:
         return _fail(exporter.fault_message(), EXIT_FAILED)
-    if result.failed is not None:
-        if args.json:  # the JSON stream has the event; people and CI logs still get the line
-            sys.stderr.write(f"tui-trainer: error: {result.failed.message}\n")
-        return EXIT_USAGE if isinstance(result.error, UserError) else EXIT_FAILED
-    finished = result.finished
-    if interrupted or finished.reason == "stopped":
-        return EXIT_INTERRUPTED
-    if finished.reason == "diverged":
-        sys.stderr.write("tui-trainer: training diverged (loss is NaN or infinite); try a lower learning rate\n")
-        return EXIT_DIVERGED
-    final = finished.final
-    if args.min_val_acc is not None and final is not None and final.val_acc is None:
-        return _fail("--min-val-acc: this data is a regression task with no accuracy; use --max-val-loss")
-    missed = []
-    if args.min_val_acc is not None and (final is None or final.val_acc is None or final.val_acc < args.min_val_acc):
-        missed.append(f"val_acc {getattr(final, 'val_acc', None)} < --min-val-acc {args.min_val_acc}")
-    if args.max_val_loss is not None and (final is None or not final.val_loss <= args.max_val_loss):
-        missed.append(f"val_loss {getattr(final, 'val_loss', None)} > --max-val-loss {args.max_val_loss}")
-    if missed:
-        sys.stderr.write("tui-trainer: target missed: " + "; ".join(missed) + "\n")
-        return EXIT_THRESHOLD
-    return EXIT_OK
+    outcome = exit_status(result, signal_number=stopped_by[0] if stopped_by else None,
+                          min_val_acc=args.min_val_acc, max_val_loss=args.max_val_loss)
+    if result is not None and result.failed is not None and not args.json:
+        return outcome.code  # the printer has shown the error; the JSON stream only has the event
+    if outcome.message:
+        _note(outcome.message)
+    return outcome.code
 
 
 if __name__ == "__main__":

@@ -425,12 +425,39 @@ def check_consistency(cfg: Config, task: str | None = None) -> None:
 # -- TOML and overrides ---------------------------------------------------------------------
 
 
+#: Deepest nesting of tables and lists accepted in a preset or a ``--set`` value.
+MAX_NESTING = 32
+
+
+def nesting_depth(value: Any, limit: int = MAX_NESTING) -> int:
+    """How deeply lists and tables nest in ``value`` (iterative; stops counting past ``limit``)."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping | list | tuple):
+            depth += 1
+            deepest = max(deepest, depth)
+            if depth <= limit:
+                stack.extend((child, depth) for child in (node.values() if isinstance(node, Mapping) else node))
+    return deepest
+
+
 def loads(text: str, *, source: str = "<string>") -> dict[str, Any]:
-    """Parse TOML text into plain data, turning syntax errors into one-line ConfigErrors."""
+    """Parse TOML text into plain data, turning syntax errors into one-line ConfigErrors.
+
+    Nesting is bounded: tomllib itself recurses, so a file of ``[[[[...`` would
+    otherwise end in a RecursionError traceback.
+    """
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("toml", f"not valid TOML: {exc}", source=source) from None
+    except RecursionError:
+        data = None
+    if data is None or nesting_depth(data) > MAX_NESTING:
+        raise ConfigError("toml", f"tables and lists nest too deeply (at most {MAX_NESTING} levels)", source=source)
+    return data
 
 
 def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
@@ -475,9 +502,12 @@ def parse_value(text: str) -> Any:
     """
     text = text.strip()
     try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        pass
+        return loads(f"v = {text}", source="--set")["v"]
+    except ConfigError as exc:
+        if "nest too deeply" in exc.reason:
+            raise
+    if text.count("[") > MAX_NESTING:
+        raise ConfigError("--set", f"the value nests too deeply (at most {MAX_NESTING} levels)")
     if text.startswith("[") and text.endswith("]"):
         inner = text[1:-1].strip()
         return [parse_value(part) for part in inner.split(",")] if inner else []

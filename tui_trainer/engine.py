@@ -23,6 +23,7 @@ from tui_trainer.backends.base import BuildOptions, default_threads
 from tui_trainer.config import Config, check_consistency, resolve_loss, resolve_output_activation
 from tui_trainer.control import RunControl
 from tui_trainer.data import Dataset, expand_features, grid_points, load_dataset
+from tui_trainer.epoch_progress import EpochProgressReporter
 from tui_trainer.errors import UserError
 from tui_trainer.events import (
     BoundaryUpdated,
@@ -175,7 +176,7 @@ class Session:
         epochs, bs, patience = cfg.train.epochs, cfg.train.batch_size, cfg.train.patience
         rng = np.random.default_rng(cfg.data.seed)
         best_loss, best_acc, best_epoch, since_best = math.inf, None, 0, 0
-        last_grid = -math.inf
+        last_grid = time.perf_counter()  # with an infinite interval the only map is the final one
         reason = "completed"
         last: EpochEnded | None = None
         val_out: np.ndarray | None = None
@@ -185,15 +186,18 @@ class Session:
             last_grid = time.perf_counter()
         # Timed from here: the untrained model's map (and a framework's first trace of it) is not training.
         t0 = time.perf_counter()
+        progress = EpochProgressReporter(emit, epochs, len(ds.x_train), bs)
 
         for epoch in range(1, epochs + 1):
             if not control.checkpoint():
                 reason = "stopped"
                 break
             e0 = time.perf_counter()
+            progress.start(epoch)
             order = rng.permutation(len(ds.x_train))
             with self._lock:
-                stats = self.backend.train_epoch(order, bs, control.should_stop)
+                stats = self.backend.train_epoch(order, bs, control.should_stop,
+                                                 progress=progress if progress.enabled else None)
                 if stats.stopped:
                     reason = "stopped"
                     break

@@ -28,6 +28,7 @@ from typing import Any
 from tui_trainer.events import (
     BoundaryUpdated,
     EpochEnded,
+    EpochProgress,
     Event,
     RunFailed,
     RunFinished,
@@ -47,6 +48,7 @@ from tui_trainer.runstore import (
     now_iso,
 )
 from tui_trainer.tbevents import TensorBoardWriter
+from tui_trainer.versions import run_versions
 
 __all__ = ["CSV_COLUMNS", "RUN_FILES", "GridSchedule", "RunExporter", "check_output_dir"]
 
@@ -176,6 +178,8 @@ class RunExporter:
                     self._pending_grid = None
                 else:
                     self._pending_grid = event
+            elif isinstance(event, EpochProgress):
+                return  # transient, several a second: the log keeps whole epochs
             elif isinstance(event, RunFinished | RunFailed):
                 if self._pending_grid is not None and self._pending_grid.epoch > self._logged_grid_epoch:
                     self._log(self._pending_grid)
@@ -217,11 +221,19 @@ class RunExporter:
             self._jsonl.write(json.dumps(to_json_dict(event), allow_nan=False) + "\n")
 
     def _epoch(self, event: EpochEnded, new_best: bool) -> None:
+        logged = self._jsonl.size if self._jsonl is not None else None
         self._log(event)
         if self._csv is not None:
             buffer = io.StringIO()
             csv.writer(buffer).writerow([_csv_value(getattr(event, k)) for k in CSV_COLUMNS])
-            self._csv.write(buffer.getvalue())
+            try:
+                self._csv.write(buffer.getvalue())
+            except BaseException:
+                # Both logs hold the same epochs: the event line goes too if its CSV row can't be written.
+                if logged is not None and self._jsonl is not None:
+                    with contextlib.suppress(OSError):
+                        self._jsonl.rewind(logged)
+                raise
         if new_best and time.monotonic() - self._best_saved_at >= BEST_INTERVAL:
             self._save_best()
         self._write_state()
@@ -280,6 +292,10 @@ class RunExporter:
                 self.best_weights = atomic_save(self.dir / f"best{suffix}", lambda stem: session.save(stem.parent))
                 self._best_saved_epoch = best.epoch
         summary = to_json_dict(event)
+        # What made these numbers: the model's size, where it ran and the versions involved.
+        summary.update({key: self._state.get(key) for key in ("backend", "device", "params")})
+        backend = self._state.get("backend")
+        summary["versions"] = run_versions(backend) if backend else None
         summary["weights"] = self.weights.name if self.weights else None
         summary["best_weights"] = self.best_weights.name if self.best_weights else None
         summary["best_weights_epoch"] = self._best_saved_epoch or None

@@ -55,15 +55,18 @@ from typing import Any
 
 import numpy as np
 
-from tui_trainer.config import FEATURE_LABELS, Config
+from tui_trainer.config import FEATURE_LABELS, Config, nesting_depth
 from tui_trainer.data import PLAYGROUND_EXTENT, Dataset, data_extent, expand_features
 from tui_trainer.errors import DataError
 from tui_trainer.images import split_indices
+from tui_trainer.npzfile import open_npz
 
 #: More distinct whole-number labels than this are read as regression values.
 MAX_CLASSES = 50
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 SUFFIXES = CSV_SUFFIXES + (".json", ".npz")
+#: A data file is a list of records or an object of columns: 2 or 3 levels; allow some slack.
+MAX_JSON_NESTING = 8
 
 
 @dataclass
@@ -182,11 +185,20 @@ def _read_csv(path: Path, cfg: Config) -> _Table:
     delimiter = _delimiter(first, path.suffix.lower())
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     rows: list[tuple[int, list[str]]] = []
+    start = 1
     try:
         for cells in reader:
-            rows.append((reader.line_num, cells))
-    except csv.Error as exc:  # a NUL byte, an unclosed quote at the very end, ...
-        raise DataError(f"{path}: line {reader.line_num}: not readable as CSV ({exc})") from None
+            if reader.line_num > start and any("\n" in c or "\r" in c for c in cells):
+                # A quote left open swallows the following lines into one cell (rows silently lost).
+                raise DataError(
+                    f"{path}: line {start}: a quoted cell runs on to line {reader.line_num}; "
+                    "is a closing quote (\") missing? Cells can't hold line breaks"
+                )
+            rows.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error as exc:  # a NUL byte, a quote never closed before the end of the file, ...
+        where = f"line {start}" if "end of data" not in str(exc) else f"line {start}: a quote opened here is never closed"
+        raise DataError(f"{path}: {where}: not readable as CSV ({exc})") from None
     while rows and not any(c.strip() for c in rows[-1][1]):
         rows.pop()  # trailing blank lines are harmless
     while rows and not any(c.strip() for c in rows[0][1]):
@@ -239,10 +251,16 @@ def _read_json(path: Path, cfg: Config) -> _Table:
     text = _read_text(path)
     if not text.strip():
         raise DataError(f"{path}: the file is empty; it needs a list of records or an object of columns")
+    too_deep = DataError(f"{path}: lists and objects nest too deeply (at most {MAX_JSON_NESTING} levels; "
+                         "a data file needs 2: a list of records or an object of columns)")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise too_deep from None
+    if nesting_depth(data, MAX_JSON_NESTING) > MAX_JSON_NESTING:
+        raise too_deep
     if isinstance(data, list):
         return _json_records(path, cfg, data)
     if isinstance(data, dict) and any(isinstance(v, list) for v in data.values()):
@@ -304,6 +322,8 @@ def _json_columns(path: Path, cfg: Config, table: dict[str, Any]) -> _Table:
 def _npz_array(npz: Any, path: Path, name: str) -> np.ndarray:
     try:
         return np.asarray(npz[name])
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:  # a damaged member
+        raise DataError(f"{path}: array {name!r} can't be read ({exc})") from None
     except ValueError as exc:  # object arrays need pickle, which we never allow
         raise DataError(
             f"{path}: array {name!r} can't be read without pickle ({exc}); save labels as a str or number array"
@@ -323,10 +343,7 @@ def _npz_features(arr: np.ndarray, path: Path, name: str, column_names: Sequence
 
 
 def _read_npz(path: Path, cfg: Config) -> _Table:
-    try:
-        npz = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+    npz = open_npz(path)
     with npz:
         keys = list(npz.files)
         if not keys:

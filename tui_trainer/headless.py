@@ -10,6 +10,7 @@ import json
 import math
 import os
 import sys
+import time
 from typing import IO
 
 from tui_trainer import mapview, network
@@ -18,6 +19,7 @@ from tui_trainer.events import (
     BoundaryUpdated,
     ClassReport,
     EpochEnded,
+    EpochProgress,
     Event,
     NetworkUpdated,
     RunFailed,
@@ -25,6 +27,7 @@ from tui_trainer.events import (
     RunStarted,
     to_json_dict,
 )
+from tui_trainer.textsafe import printable
 
 #: Map size in pixels: 48 × 48, drawn two pixels to a character cell (24 lines of 48 characters).
 MAP_ROWS = 48
@@ -69,7 +72,8 @@ class HeadlessPrinter:
             self._console = Console(file=self.stream, force_terminal=True, highlight=False, soft_wrap=True)
 
     def _line(self, text: str = "") -> None:
-        self.stream.write(text + "\n")
+        # Lines quote user text (file names, labels, notes): never let it carry escapes.
+        self.stream.write(printable(text) + "\n")
         self.stream.flush()
 
     def __call__(self, event: Event) -> None:
@@ -80,8 +84,11 @@ class HeadlessPrinter:
                 f"tui-trainer: {cfg.data.dataset} ({event.task}), {event.n_train} train / {event.n_val} validation samples, "
                 f"{event.summary.params:,} params, {event.summary.backend} on {event.summary.device}"
             )
+            # Notes go to stderr: stdout stays the header, the epoch lines and the summary, so a
+            # script reading the epoch lines never meets "note: labels ..." between them.
             for note in event.notes:
-                self._line(f"note: {note}")
+                sys.stderr.write(f"note: {printable(note)}\n")
+            sys.stderr.flush()
         elif isinstance(event, EpochEnded):
             self._line(event.line())
         elif isinstance(event, BoundaryUpdated):
@@ -93,7 +100,7 @@ class HeadlessPrinter:
         elif isinstance(event, RunFinished):
             self._summary(event)
         elif isinstance(event, RunFailed):
-            sys.stderr.write(f"tui-trainer: error: {event.message}\n")
+            sys.stderr.write(f"tui-trainer: error: {printable(event.message)}\n")
             sys.stderr.flush()
 
     # -- the end-of-run summary ------------------------------------------------------------
@@ -165,13 +172,15 @@ class HeadlessPrinter:
         self._line(mapview.legend(self.color, regression))
 
     def _class_report(self, report: ClassReport) -> None:
-        names = report.class_names
+        names = [printable(n) for n in report.class_names]
         acc = report.per_class_accuracy
         support = report.confusion.sum(axis=1)
         self._line()
         if self.color and self._console is not None:
             from rich.table import Table
+            from rich.text import Text
 
+            names = [Text(n) for n in names]  # Text: class names are never read as markup
             table = Table(title="per-class accuracy (validation)")
             table.add_column("class")
             table.add_column("accuracy", justify="right")
@@ -200,12 +209,22 @@ class HeadlessPrinter:
             self._line(f"{name:<{width}}" + "".join(f"{int(v):>{cell}}" for v in row))
 
 
+#: Shortest time between two ``progress`` objects in --json output (seconds).
+JSON_PROGRESS_EVERY = 1.0
+
+
 class JsonLinesPrinter:
-    """One JSON object per event, one per line, flushed as it happens."""
+    """One JSON object per event, one per line, flushed as it happens (``progress`` at most once a second)."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream or sys.stdout
+        self._progress_at = -math.inf
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, EpochProgress):
+            now = time.monotonic()
+            if now - self._progress_at < JSON_PROGRESS_EVERY:
+                return
+            self._progress_at = now
         self.stream.write(json.dumps(to_json_dict(event), allow_nan=False) + "\n")
         self.stream.flush()

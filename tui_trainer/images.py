@@ -23,6 +23,7 @@ import numpy as np
 from tui_trainer.config import Config
 from tui_trainer.data import Dataset
 from tui_trainer.errors import DataError
+from tui_trainer.npzfile import open_npz
 
 #: sha256 of the official ``mnist.npz`` (the value Keras itself checks).
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -125,7 +126,7 @@ def _read_mnist(path: Path, cfg: Config) -> tuple[tuple[np.ndarray, np.ndarray],
         if cached is not None and cached.is_file() and cached.samefile(path):
             return keras.datasets.mnist.load_data()
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with open_npz(path) as npz:
             missing = [k for k in MNIST_KEYS if k not in npz.files]
             if missing:
                 raise DataError(
@@ -146,8 +147,12 @@ def _images(x: np.ndarray, path: Path, name: str) -> np.ndarray:
         raise DataError(f"{path}: {name} has shape {x.shape}; expected images shaped (n, height, width)")
     if x.shape[0] == 0:
         raise DataError(f"{path}: {name} holds no images")
-    if not np.issubdtype(x.dtype, np.number):
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
         raise DataError(f"{path}: {name} holds {x.dtype} values, not pixel numbers")
+    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+        bad = np.argwhere(~np.isfinite(x))[0]
+        raise DataError(f"{path}: {name} holds NaN or infinite pixels (image {int(bad[0])}, first at "
+                        f"{tuple(int(i) for i in bad[1:])}); pixels must be finite numbers")
     # uint8 pixels are 0..255; float files may already be scaled.
     scale = 255.0 if x.dtype == np.uint8 or float(np.max(x)) > 1.0 else 1.0
     out = x.astype(np.float32)

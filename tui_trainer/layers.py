@@ -74,44 +74,66 @@ def _shape_after(spec: LayerConfig | LayerSpec, shape: tuple[int, ...], where: s
 def build_specs(cfg: Config, input_shape: tuple[int, ...], n_outputs: int, task: str) -> list[LayerSpec]:
     """Resolve the config into concrete layers with shapes; the output layer is added last."""
     reg = cfg.model.regularization != "none" and cfg.model.reg_rate > 0
-    raw: list[LayerSpec] = []
+    # Each layer with the config field it came from, so an error names the user's own
+    # index even after a Flatten has been put in front of it.
+    raw: list[tuple[LayerSpec, str]] = []
     if cfg.model.layers:
-        for layer in cfg.model.layers:
-            raw.append(
+        for i, layer in enumerate(cfg.model.layers):
+            raw.append((
                 LayerSpec(
                     kind=layer.type, units=layer.units, activation=layer.activation, rate=layer.rate,
                     filters=layer.filters, kernel=layer.kernel, stride=layer.stride, padding=layer.padding,
                     size=layer.size, regularize=reg and layer.type in ("dense", "conv2d"),
-                )
-            )
+                ),
+                f"model.layers[{i}]",
+            ))
     else:
         if len(input_shape) > 1:
-            raw.append(LayerSpec(kind="flatten"))
+            raw.append((LayerSpec(kind="flatten"), "model"))
         for units, act, drop in zip(cfg.model.hidden, cfg.model.activation, cfg.model.dropout, strict=True):
-            raw.append(LayerSpec(kind="dense", units=units, activation=act, regularize=reg))
+            raw.append((LayerSpec(kind="dense", units=units, activation=act, regularize=reg), "model.hidden"))
             if drop > 0:
-                raw.append(LayerSpec(kind="dropout", rate=drop))
+                raw.append((LayerSpec(kind="dropout", rate=drop), "model.dropout"))
     shape = tuple(input_shape)
-    if len(shape) > 1 and raw and raw[0].kind == "dense":
+    if len(shape) > 1 and raw and raw[0][0].kind == "dense":
         # A dense stack on image input: flatten first, as Keras users expect.
-        raw.insert(0, LayerSpec(kind="flatten"))
-    if len(shape) > 1 and len(_probe(raw, shape, cfg)) > 1:
-        raw.append(LayerSpec(kind="flatten"))  # conv features into the output layer
+        raw.insert(0, (LayerSpec(kind="flatten"), "model"))
+    if len(shape) > 1 and len(_probe(raw, shape)) > 1:
+        raw.append((LayerSpec(kind="flatten"), "model"))  # conv features into the output layer
     out_act = resolve_output_activation(cfg, task)
-    raw.append(LayerSpec(kind="dense", units=n_outputs, activation=out_act, regularize=reg, output=True))
+    raw.append((LayerSpec(kind="dense", units=n_outputs, activation=out_act, regularize=reg, output=True), "model"))
     specs: list[LayerSpec] = []
-    for i, spec in enumerate(raw):
-        where = f"model.layers[{i}]" if cfg.model.layers and not spec.output else "model"
+    for spec, where in raw:
         out = _shape_after(spec, shape, where)
         specs.append(LayerSpec(**{**spec.__dict__, "in_shape": shape, "out_shape": out}))
         shape = out
+    check_size(specs)
     return specs
 
 
-def _probe(specs: list[LayerSpec], shape: tuple[int, ...], cfg: Config) -> tuple[int, ...]:
-    for i, spec in enumerate(specs):
-        shape = _shape_after(spec, shape, f"model.layers[{i}]" if cfg.model.layers else "model")
+def _probe(specs: list[tuple[LayerSpec, str]], shape: tuple[int, ...]) -> tuple[int, ...]:
+    for spec, where in specs:
+        shape = _shape_after(spec, shape, where)
     return shape
+
+
+#: Largest model built: 50 million parameters are 200 MB of float32 weights, and about four
+#: times that with gradients and Adam's two moment buffers.  (The textbook CNN has 1.2 million.)
+MAX_PARAMS = 50_000_000
+
+
+def check_size(specs: list[LayerSpec], limit: int = MAX_PARAMS) -> None:
+    """Refuse, before any framework builds it, a network that would need gigabytes."""
+    total = count_params(specs)
+    if total > limit:
+        biggest = max(range(len(specs)), key=lambda i: specs[i].params)
+        gb = total * 4 * 4 / 1e9  # float32 weights, gradients and two optimizer moments
+        raise ConfigError(
+            "model",
+            f"{total:,} parameters (about {gb:,.1f} GB to train; layer {biggest + 1}, a {specs[biggest].kind} "
+            f"{specs[biggest].in_shape} -> {specs[biggest].out_shape}, has {specs[biggest].params:,}); "
+            f"at most {limit:,} are allowed: use fewer units, or a pooling layer before flattening",
+        )
 
 
 def count_params(specs: list[LayerSpec]) -> int:

@@ -12,6 +12,7 @@ two pixels, so the map still reads in a CI log.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -45,9 +46,11 @@ def palette_rgb(step: int) -> tuple[int, int, int]:
 
 
 def value_step(value: float, lo: float = -1.0, hi: float = 1.0) -> int:
-    if not np.isfinite(value):
+    """The palette step of one value (plain floats: it runs once per point on every map drawn)."""
+    v = float(value)
+    if not math.isfinite(v):
         return (STEPS - 1) // 2
-    t = (float(np.clip(value, lo, hi)) - lo) / (hi - lo)
+    t = (min(max(v, lo), hi) - lo) / (hi - lo)
     return int(round(t * (STEPS - 1)))
 
 
@@ -134,15 +137,24 @@ def _cell(point: np.ndarray, rows: int, cols: int, extent: tuple[float, float, f
 
 def point_marks(points: list[MapPoints], rows: int, cols: int, regression: bool,
                 extent: tuple[float, float, float, float] = EXTENT) -> dict[tuple[int, int], tuple[str, float]]:
-    """Which cells hold a point, with its mark and label; validation points drawn last win."""
+    """Which cells hold a point, with its mark and label; validation points drawn last win.
+
+    The cells are found with numpy (the same arithmetic as ``_cell``, point by
+    point), since the app draws the map several times a second.
+    """
+    x_lo, x_hi, y_lo, y_hi = extent
     marks: dict[tuple[int, int], tuple[str, float]] = {}
     for group in sorted(points, key=lambda g: g.split == "val"):
-        for p, label in zip(group.points, np.asarray(group.labels).reshape(-1), strict=True):
-            cell = _cell(p, rows, cols, extent)
-            if cell is None:
-                continue
-            sign = 1 if label >= 0 else -1
-            marks[cell] = (MARKS[(group.split, sign)], float(label))
+        pts = np.asarray(group.points, dtype=np.float64).reshape(-1, 2)
+        labels = np.asarray(group.labels, dtype=np.float64).reshape(-1)
+        x, y = pts[:, 0], pts[:, 1]
+        inside = (x_lo <= x) & (x <= x_hi) & (y_lo <= y) & (y <= y_hi)
+        x, y, labels = x[inside], y[inside], labels[inside]
+        cs = np.minimum(cols - 1, ((x - x_lo) / (x_hi - x_lo) * cols).astype(np.int64)).tolist()
+        rs = np.minimum(rows - 1, ((y_hi - y) / (y_hi - y_lo) * rows).astype(np.int64)).tolist()
+        positive, negative = MARKS[(group.split, 1)], MARKS[(group.split, -1)]
+        for r, c, label in zip(rs, cs, labels.tolist(), strict=True):
+            marks[(r, c)] = (positive if label >= 0 else negative, label)
     return marks
 
 

@@ -124,6 +124,12 @@ class LineLog:
             raise
         self.size += done
 
+    def rewind(self, size: int) -> None:
+        """Cut the file back to ``size`` bytes (a line whose partner in another log could not be written)."""
+        if self._fd is not None and size < self.size:
+            os.ftruncate(self._fd, size)
+            self.size = size
+
     def close(self) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None

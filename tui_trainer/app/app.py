@@ -10,6 +10,7 @@ sees more than ten repaints a second however fast the engine goes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import importlib
 import os
@@ -27,7 +28,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Tab, Tabs
+from textual.widgets import Button, Tab, Tabs
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui_trainer import mapview, presets
@@ -43,7 +44,9 @@ from tui_trainer.app.boundary import (
 )
 from tui_trainer.app.compare_view import CompareMixin
 from tui_trainer.app.dialogs import ConfirmScreen, OpenPresetScreen, SavePresetScreen, SaveRequest, save_proposal
+from tui_trainer.app.footer import WrappingFooter
 from tui_trainer.app.forms import ConfigForm, FormCheck, check_form
+from tui_trainer.app.keys import PLAYGROUND_ACTIONS, PLAYGROUND_BINDINGS, PlaygroundKeys
 from tui_trainer.app.messages import (
     BackendLoaded,
     BoundaryReady,
@@ -51,6 +54,7 @@ from tui_trainer.app.messages import (
     Courier,
     DataLoaded,
     EpochDone,
+    EpochProgressed,
     GalleryPredicted,
     NetworkReady,
     PredictionDone,
@@ -62,6 +66,7 @@ from tui_trainer.app.model_panel import ModelPanel, describe_prediction, parse_p
 from tui_trainer.app.network_control import NetworkViewMixin
 from tui_trainer.app.network_view import NetworkPanel
 from tui_trainer.app.plot import LossPlot
+from tui_trainer.app.safe import literal
 from tui_trainer.app.state import BACKEND_NAMES, Clock, RunState, UiBudget
 from tui_trainer.backends import BACKEND_MODULES, is_installed
 from tui_trainer.backends.base import default_threads
@@ -71,7 +76,10 @@ from tui_trainer.data import Dataset, load_dataset
 from tui_trainer.engine import Session
 from tui_trainer.errors import UserError
 from tui_trainer.launch import store_exporter
+from tui_trainer.textsafe import printable
 
+#: Name prefix of the threads that import a framework (daemon threads; see ``_import_backend``).
+IMPORT_THREAD_PREFIX = "tui-trainer-import-"
 #: Seconds between redraws of the table, plot, map and status (10 Hz at most).
 FLUSH_INTERVAL = 0.1
 #: Seconds between boundary maps the engine sends while training (twice that for very fast runs).
@@ -109,7 +117,7 @@ def engine_threads() -> int:
     return max(1, default_threads() - 1)
 
 
-class TrainerApp(CompareMixin, NetworkViewMixin, App[None]):
+class TrainerApp(CompareMixin, PlaygroundKeys, NetworkViewMixin, App[None]):
     """Build a network in the side panel, train it, watch it learn."""
 
     CSS_PATH = "app.tcss"
@@ -128,9 +136,10 @@ class TrainerApp(CompareMixin, NetworkViewMixin, App[None]):
         Binding("f4", "predict", "Ask", tooltip="ask the model about a point (the predict box)"),
         Binding("f9", "compare", "Compare", tooltip="runs side by side: pick runs, overlay their curves; run a study"),
         Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="stop any run and quit"),
+        *PLAYGROUND_BINDINGS,
     ]
     RUN_ACTIONS = {"start", "pause", "stop", "step", "save_preset", "open_preset", "next_view", "toggle_form",
-                   "predict"}
+                   "predict", *PLAYGROUND_ACTIONS}
 
     def __init__(self, config: Config, preset_name: str | None = None, *, threads: int | None = None,
                  clock: Clock = time.monotonic, show_timings: bool = True) -> None:
@@ -166,8 +175,15 @@ class TrainerApp(CompareMixin, NetworkViewMixin, App[None]):
         self.ui_budget = UiBudget()
         self._stale_shown = False
 
+    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Every notification quotes user text (names, paths, values): never read it as markup."""
+        super().notify(printable(message, keep_newlines=True), title=printable(title), severity=severity,
+                       timeout=timeout, markup=False)
+
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
+        self._apply_breakpoints()  # before the widgets exist: classes on an empty screen restyle nothing
         yield StatusLine(id="status")
         with Horizontal(id="body"):
             with Vertical(id="side"):
@@ -186,7 +202,7 @@ class TrainerApp(CompareMixin, NetworkViewMixin, App[None]):
                     yield NetworkPanel(id="network-panel", classes="panel")
                     yield MapPanel(id="map-panel", classes="panel")
                     yield ModelPanel(id="model-panel", classes="panel")
-        yield Footer(compact=True, show_command_palette=False)
+        yield WrappingFooter(compact=True, show_command_palette=False)
 
     # Panels are looked up once: the redraw timer may tick while the app is closing,
     # when the screen is already gone and a query would fail.
@@ -231,13 +247,15 @@ class TrainerApp(CompareMixin, NetworkViewMixin, App[None]):
         replaced a moment later.  Resizes keep them up to date as before.
         """
         width, height = self.size
+        classes: dict[str, bool] = {}
         for dimension, breakpoints in ((width, self.HORIZONTAL_BREAKPOINTS), (height, self.VERTICAL_BREAKPOINTS)):
             chosen = next((name for least, name in sorted(breakpoints, reverse=True) if dimension >= least), None)
             for _, name in breakpoints:
-                self.screen.set_class(name == chosen, name)
+                classes[name] = name == chosen
+        # One batch: each class change restyles the whole screen (~50 ms apiece before the first frame).
+        self.screen.update_classes(classes)
 
     def on_mount(self) -> None:
-        self._apply_breakpoints()
         for name in ("form", "map_panel", "boundary_map", "plot", "table", "model_panel", "status"):
             getattr(self, name)
         self._switch_interval = sys.getswitchinterval()
@@ -310,14 +328,27 @@ class TrainerApp(CompareMixin, NetworkViewMixin, App[None]):
         self._update_status()
         self._import_backend(name)
 
-    @work(thread=True, exit_on_error=False, group="import")
     def _import_backend(self, name: str) -> None:
-        try:
-            importlib.import_module(BACKEND_MODULES[name][0])
-        except Exception as exc:  # noqa: BLE001 - a broken install is shown, not raised
-            self.post_message(BackendLoaded(name, error=f"{type(exc).__name__}: {exc}"))
-        else:
-            self.post_message(BackendLoaded(name))
+        """Import a framework on a daemon thread, not a Textual worker.
+
+        An import can't be cancelled, and a worker runs in asyncio's executor,
+        which ``App.run`` joins on the way out: quitting while TensorFlow was
+        still loading took 4-6 s.  A daemon thread is left behind instead (the
+        CLI then ends the process at once, see ``cli.IMPORT_THREAD_PREFIX``).
+        """
+
+        def load() -> None:
+            try:
+                importlib.import_module(BACKEND_MODULES[name][0])
+            except Exception as exc:  # noqa: BLE001 - a broken install is shown, not raised
+                message = BackendLoaded(name, error=f"{type(exc).__name__}: {exc}")
+            else:
+                message = BackendLoaded(name)
+            if self.is_running:
+                with contextlib.suppress(RuntimeError):  # the app's loop may have closed meanwhile
+                    self.post_message(message)
+
+        threading.Thread(target=load, name=f"{IMPORT_THREAD_PREFIX}{name}", daemon=True).start()
 
     def on_backend_loaded(self, message: BackendLoaded) -> None:
         if self.closing_down:
@@ -395,7 +426,7 @@ class TrainerApp(CompareMixin, NetworkViewMixin, App[None]):
             if self.preview_error and not self._run_active():
                 panel.set_mode("text")
                 panel.set_title("can't load the data")
-                panel.show_gallery(Text(self.preview_error, style="red"))
+                panel.show_gallery(literal(self.preview_error, style="red"))
                 panel.show_report(None)
                 return
             name = cfg.data.dataset
@@ -601,12 +632,21 @@ class TrainerApp(CompareMixin, NetworkViewMixin, App[None]):
     def on_epoch_done(self, message: EpochDone) -> None:
         run = self._current(message.run_id)
         if run is not None:
+            first = not run.epochs
             for event in message.events:
                 run.add_epoch(event)
             self.plot.mark_dirty()
+            if first and not self.closing_down:  # the first epoch shows at once, not at the next status tick
+                self._drawn["status"] = time.perf_counter()
+                self._update_status()
             if run.control.paused and not self.closing_down:
                 # A paused (or stepped) model: show its map now, not the last one sent while training.
                 self._redraw_boundary(run, self._last_grid)
+
+    def on_epoch_progressed(self, message: EpochProgressed) -> None:
+        run = self._current(message.run_id)
+        if run is not None and not run.over:
+            run.progress = message.event  # drawn by the status line on its next tick
 
     def on_boundary_ready(self, message: BoundaryReady) -> None:
         run = self._current(message.run_id)

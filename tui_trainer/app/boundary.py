@@ -29,9 +29,11 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tui_trainer import mapview
+from tui_trainer.app.safe import Literal, literal
 from tui_trainer.data import Dataset
 from tui_trainer.events import ClassReport
 from tui_trainer.mapview import MapPoints
+from tui_trainer.textsafe import printable
 
 #: Shades from dark to light for images drawn without colour.
 IMAGE_SHADES = " .:-=+*#%@"
@@ -119,44 +121,64 @@ def map_segments(values: np.ndarray, points: list[MapPoints], regression: bool,
     only loops over runs and points, not over cells.
     """
     lo, hi = mapview.value_range(values, regression)
-    top_v, bottom_v = mapview.pixel_pairs(values)
-    top = cell_steps(top_v, regression, lo, hi)
-    bottom = cell_steps(bottom_v, regression, lo, hi)
+    if values.shape[0] % 2:
+        values = np.vstack([values, values[-1:]])
+    steps = cell_steps(values, regression, lo, hi)
+    top, bottom = steps[0::2], steps[1::2]
     rows, cols = top.shape
     marks = mapview.point_marks(points, rows, cols, regression, extent)
     by_row: dict[int, list[int]] = {}
     for r, c in marks:
         by_row.setdefault(r, []).append(c)
-    mid = cell_steps(mapview.cell_values(values), regression, lo, hi) if marks else None
+    # The cell's shade under a letter: the mean of its two pixels (as mapview.cell_values).
+    mid = cell_steps(mapview.cell_values(values), regression, lo, hi).tolist() if marks else []
     key = top * mapview.STEPS + bottom
-    # Where a run of equal cells ends, for every row at once.
-    changes = key[:, 1:] != key[:, :-1]
+    # Where runs of equal cells end, for every row in one numpy call.
+    change_rows, change_cols = np.nonzero(key[:, 1:] != key[:, :-1])
+    per_row = np.split(change_cols + 1, np.searchsorted(change_rows, np.arange(1, rows)))
+    tops, bottoms = top.tolist(), bottom.tolist()
+    styles = _cell_styles()
+    half = mapview.HALF
+    label_steps: dict[float, int] = {}
     out = []
     for r in range(rows):
-        cuts = (np.flatnonzero(changes[r]) + 1).tolist()
-        marked = sorted(by_row.get(r, ()))
-        if marked:
-            cuts = sorted(set(cuts).union(marked, (c + 1 for c in marked)))
-        top_r, bottom_r = top[r].tolist(), bottom[r].tolist()
+        cuts = per_row[r].tolist()
+        cuts.append(cols)
+        top_r, bottom_r = tops[r], bottoms[r]
         segments: list[Segment] = []
+        marked = by_row.get(r)
         start = 0
-        for end in [*cuts, cols]:
-            if end <= start:
+        if not marked:
+            for end in cuts:
+                up, down = top_r[start], bottom_r[start]
+                segments.append(Segment((" " if up == down else half) * (end - start), styles[up][down]))
+                start = end
+            out.append(segments)
+            continue
+        cuts = sorted(set(cuts).union(marked, (c + 1 for c in marked)))
+        for end in cuts:
+            if end <= start or end > cols:
                 continue
-            mark = marks.get((r, start)) if marked else None
+            mark = marks.get((r, start))
             if mark is not None:
                 char, label = mark
-                segments.append(Segment(char, _mark_style(mapview.value_step(label, lo, hi), int(mid[r, start]),
-                                                          char.isupper())))
+                step = label_steps.get(label)
+                if step is None:
+                    step = label_steps[label] = mapview.value_step(label, lo, hi)
+                segments.append(Segment(char, _mark_style(step, mid[r][start], char.isupper())))
             else:
                 up, down = top_r[start], bottom_r[start]
-                if up == down:
-                    segments.append(Segment(" " * (end - start), _bg_style(down)))
-                else:
-                    segments.append(Segment(mapview.HALF * (end - start), _half_style(up, down)))
+                segments.append(Segment((" " if up == down else half) * (end - start), styles[up][down]))
             start = end
         out.append(segments)
     return out
+
+
+@lru_cache(maxsize=1)
+def _cell_styles() -> list[list[Style]]:
+    """The style of a cell by its (top, bottom) steps: a background only when they are equal."""
+    return [[_bg_style(up) if up == down else _half_style(up, down) for down in range(mapview.STEPS)]
+            for up in range(mapview.STEPS)]
 
 
 class BoundaryMap(Widget):
@@ -316,14 +338,14 @@ def gallery(dataset: Dataset, predicted: np.ndarray | None, width: int, plain: b
                 ok = guess == true
                 caption = f"{guess}{'=' if ok else '≠'}{true}"
                 style = "bold green" if ok else "bold red"
-            out.append(caption.ljust(cell)[:cell], style=style)
+            out.append(printable(caption).ljust(cell)[:cell], style=style)
         out.append("\n\n")
     return out
 
 
 def class_report_table(report: ClassReport) -> RenderableType:
     """Per-class accuracy and the confusion matrix (rows: true class, columns: predicted)."""
-    names = report.class_names
+    names = [literal(n) for n in report.class_names]  # labels from a file: never markup
     acc = Table(title="per-class accuracy (validation)", box=None, padding=(0, 1), title_justify="left")
     acc.add_column("class")
     acc.add_column("acc", justify="right")
@@ -334,7 +356,7 @@ def class_report_table(report: ClassReport) -> RenderableType:
     conf = Table(title="confusion (rows true, cols predicted)", box=None, padding=(0, 0), title_justify="left")
     conf.add_column("", justify="right")
     for name in names:
-        conf.add_column(f" {name}", justify="right")
+        conf.add_column(Text(" ").append_text(name), justify="right")
     for i, name in enumerate(names):
         cells = []
         for j in range(len(names)):
@@ -394,7 +416,7 @@ class FittedTitle(Static):
             self.refresh(layout=False)
 
     def render(self) -> Text:
-        return Text(fit_parts(self.parts, max(1, self.content_size.width)), no_wrap=True, overflow="crop")
+        return Text(printable(fit_parts(self.parts, max(1, self.content_size.width))), no_wrap=True, overflow="crop")
 
 
 class MapPanel(Vertical):
@@ -415,10 +437,10 @@ class MapPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield FittedTitle(id="map-title")
         yield BoundaryMap(id="map")
-        yield Static("", id="map-legend")
+        yield Literal("", id="map-legend")
         with VerticalScroll(id="gallery-scroll"):
-            yield Static("", id="gallery")
-            yield Static("", id="class-report")
+            yield Literal("", id="gallery")
+            yield Literal("", id="class-report")
 
     def set_mode(self, mode: str) -> None:
         """``map`` (2-D data), ``gallery`` (images) or ``text`` (neither)."""

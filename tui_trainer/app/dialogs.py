@@ -20,6 +20,7 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui_trainer import presets
+from tui_trainer.app.safe import Literal, literal
 from tui_trainer.config import Config
 from tui_trainer.errors import ConfigError
 from tui_trainer.presets import PresetInfo
@@ -97,10 +98,10 @@ class SavePresetScreen(ModalScreen[SaveRequest | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Save the form as a preset", classes="dialog-title")
-            yield Static(f"folder: {presets.user_dir()}", classes="dialog-note")
+            yield Literal(f"folder: {presets.user_dir()}", classes="dialog-note")
             yield Label("name (letters, digits, - and _):")
             yield Input(self._proposed_name, compact=True, id="preset-name")
-            yield Static("", id="name-error", classes="field-error")
+            yield Literal("", id="name-error", classes="field-error")
             yield Label("description:")
             yield Input(self._description, compact=True, id="preset-description")
             with Horizontal(classes="dialog-buttons"):
@@ -150,7 +151,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self._question, classes="dialog-question")
+            yield Literal(self._question, classes="dialog-question")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self._yes, id="yes", variant="warning", compact=True)
                 yield Button("No", id="no", compact=True)
@@ -168,9 +169,23 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class OpenPresetScreen(ModalScreen[PresetInfo | None]):
-    """Built-in and user presets with their descriptions; Enter opens one."""
+    """A path to any ``.toml`` (as ``--preset PATH`` takes), or one of the listed presets.
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    The list starts at its top (the one now open is marked, not scrolled to),
+    and the path box comes first: type a path and Enter, or move through the
+    list with Up/Down from the box and Enter to open the highlighted preset.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"),
+                Binding("down", "move(1)", "Next", show=False), Binding("up", "move(-1)", "Previous", show=False)]
+
+    def action_move(self, step: int) -> None:
+        """Up/Down in the path box move the list's highlight (the list's own keys do that when it has focus)."""
+        options = self.query_one("#preset-list", OptionList)
+        if step > 0:
+            options.action_cursor_down()
+        else:
+            options.action_cursor_up()
 
     def __init__(self, current: str | None = None) -> None:
         super().__init__()
@@ -180,25 +195,59 @@ class OpenPresetScreen(ModalScreen[PresetInfo | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog dialog-wide"):
             yield Label("Open a preset (Enter opens, Escape cancels)", classes="dialog-title")
+            yield Label("a .toml file (~ and relative paths work), or pick one below with Up/Down:")
+            yield Input("", placeholder="path/to/preset.toml", compact=True, id="preset-path")
+            yield Static("", id="path-error", classes="field-error")
             options = []
             for info in self._presets:
                 text = Text()
-                text.append(info.name, style="bold")
+                text.append_text(literal(info.name, style="bold"))
                 text.append(f"  [{info.source}]", style="dim")
-                if info.description:
-                    text.append(f"\n  {info.description}")
+                if info.name == self._current:
+                    text.append("  (open now)", style="italic")
+                if info.error:  # a broken file is listed with its reason, never hides the rest
+                    text.append_text(literal(f"\n  broken: {info.error}", style="red"))
+                elif info.description:
+                    text.append_text(literal(f"\n  {info.description}"))
                 options.append(Option(text, id=info.name))
             if not options:
                 yield Static("no presets found (built-in folder missing?)", classes="field-error")
             yield OptionList(*options, id="preset-list")
-            yield Static(f"user presets: {presets.user_dir()}", classes="dialog-note")
+            yield Literal(f"user presets: {presets.user_dir()}", classes="dialog-note")
 
     def on_mount(self) -> None:
         options = self.query_one("#preset-list", OptionList)
-        options.focus()
-        names = [p.name for p in self._presets]
-        if self._current in names:
-            options.highlighted = names.index(self._current)
+        if options.option_count:
+            options.highlighted = 0
+        options.scroll_home(animate=False)
+        self.query_one("#preset-path", Input).focus()
+
+    def _path_error(self, reason: str) -> None:
+        error = self.query_one("#path-error", Static)
+        error.update(Text(reason))
+        error.display = True
+        path_input = self.query_one("#preset-path", Input)
+        path_input.add_class("-bad")
+        path_input.focus()
+
+    @on(Input.Submitted, "#preset-path")
+    def _path_entered(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        if not text:
+            # Nothing typed: Enter opens the preset highlighted in the list (Up/Down move it).
+            options = self.query_one("#preset-list", OptionList)
+            if options.highlighted is not None:
+                self.dismiss(self._presets[options.highlighted])
+            return
+        path = Path(text).expanduser()
+        if path.suffix.lower() != ".toml":
+            self._path_error(f"{text}: not a .toml file; a preset is a TOML file")
+            return
+        if not path.is_file():
+            self._path_error(f"{text}: no such file" + (" (it is a folder)" if path.is_dir() else ""))
+            return
+        self.dismiss(PresetInfo(name=path.stem, source="file", path=path.resolve(), description=""))
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:

@@ -21,6 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Collapsible, Input, Label, Select, Static
 
 from tui_trainer import config as cfgmod
+from tui_trainer.app.safe import Literal
 from tui_trainer.config import (
     ACTIVATIONS,
     BACKENDS,
@@ -178,7 +179,7 @@ class Flag(Checkbox):
         return super().render()
 
 
-class ErrorText(Static):
+class ErrorText(Literal):
     """Where a field's reason shows; untouched when the reason is unchanged.
 
     Showing or hiding text changes the form's height, which makes Textual lay
@@ -289,7 +290,7 @@ class ConfigForm(VerticalScroll):
                         yield Flag(FEATURE_LABELS[key], key in d.features, compact=True, id=f"feat-{key}")
                 yield ErrorText()
         with Collapsible(title="Network", collapsed=False, id="sec-network"):
-            yield Static("", id="explicit-layers")
+            yield Literal("", id="explicit-layers")
             with Vertical(id="row-model-hidden", classes="field"):
                 yield Label(" # units activation  drop", classes="layers-head")
                 with Vertical(id="layers"):

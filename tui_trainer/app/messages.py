@@ -19,6 +19,7 @@ from tui_trainer.events import (
     BoundaryUpdated,
     ClassReport,
     EpochEnded,
+    EpochProgress,
     Event,
     NetworkUpdated,
     RunFailed,
@@ -39,6 +40,14 @@ class EpochDone(Message):
 
     run_id: int
     events: tuple[EpochEnded, ...]
+
+
+@dataclass
+class EpochProgressed(Message):
+    """How far a long epoch has got (only sent for epochs over about a second)."""
+
+    run_id: int
+    event: EpochProgress
 
 
 @dataclass
@@ -145,6 +154,8 @@ def message_for(run_id: int, event: Event) -> Message:
     """The UI message for one engine event."""
     if isinstance(event, EpochEnded):
         return EpochDone(run_id, (event,))
+    if isinstance(event, EpochProgress):
+        return EpochProgressed(run_id, event)
     if isinstance(event, BoundaryUpdated):
         return BoundaryReady(run_id, event)
     if isinstance(event, NetworkUpdated):

@@ -11,8 +11,9 @@ from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
+from tui_trainer.app.safe import literal
 from tui_trainer.app.state import BACKEND_NAMES, RunState, fmt_duration, fmt_epoch_time, fmt_float
-from tui_trainer.events import EpochEnded
+from tui_trainer.events import EpochEnded, EpochProgress
 
 #: Epochs in the table (plus the best one when it is older); the full history is in the plot.
 #: Every row is rewritten on each update, so the table is kept to about what a screen shows.
@@ -119,6 +120,23 @@ class MetricsTable(DataTable):
         self._write(rows)
 
 
+#: Cells of the status line's bar for the current epoch.
+BAR_CELLS = 12
+
+
+def progress_parts(progress: EpochProgress, total: int, show_timings: bool) -> list[tuple[str, str]]:
+    """The epoch under way as status-line parts: its number and a bar, then batches, pace and ETA."""
+    share = progress.samples_done / max(progress.samples, 1)
+    filled = min(BAR_CELLS, int(share * BAR_CELLS))
+    bar = "━" * filled + "╺" * (filled < BAR_CELLS) + " " * max(0, BAR_CELLS - filled - 1)
+    parts = [(f"epoch {progress.epoch}/{total} {bar} {100 * share:3.0f}%", "cyan")]
+    detail = f"{progress.batches_done:,}/{progress.batches:,} batches"
+    if show_timings:
+        detail += f", {progress.samples_per_s:,.0f}/s, epoch ETA {fmt_duration(progress.epoch_eta)}"
+    parts.append((detail, ""))
+    return parts
+
+
 class StatusLine(Static):
     """idle/running/paused/finished, epoch x/N, elapsed, ETA, backend, device, parameters."""
 
@@ -153,7 +171,10 @@ class StatusLine(Static):
             style = {"running": "bold green", "paused": "bold yellow", "failed": "bold red"}.get(phase, "bold")
             parts.append((phase, style))
             done = run.last.epoch if run.last else 0
-            parts.append((f"epoch {done}/{run.total_epochs}", ""))
+            if run.progress is not None and not run.over:  # inside a long epoch: a bar for it
+                parts.extend(progress_parts(run.progress, run.total_epochs, show_timings))
+            else:
+                parts.append((f"epoch {done}/{run.total_epochs}", ""))
             if show_timings:
                 parts.append((fmt_duration(run.elapsed(now)), ""))
                 if not run.over:
@@ -181,7 +202,7 @@ class StatusLine(Static):
         for i, (words, style) in enumerate(parts):
             if i:
                 text.append(" · ", style="dim")
-            text.append(words, style=style)
+            text.append_text(literal(words, style=style))  # preset names, error notes: user text
         if text != self._last:
             self._last = text
             # One fixed line: a repaint, never a screen layout.

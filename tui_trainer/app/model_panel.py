@@ -19,6 +19,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Static
 
+from tui_trainer.app.safe import literal
 from tui_trainer.backends.base import summary_from_specs
 from tui_trainer.config import IMAGE_DATASETS, Config
 from tui_trainer.data import Dataset
@@ -103,11 +104,11 @@ class ModelPanel(Vertical):
     def show_summary(self, summary: ModelSummary | str, *, title: str, notes: tuple[str, ...] = ()) -> None:
         parts: list[object] = [Text(title, style="bold")]
         if isinstance(summary, str):
-            parts.append(Text(summary, style="red"))
+            parts.append(literal(summary, style="red"))
         else:
             parts.append(summary_table(summary))
             parts.append(Text(f"{summary.params:,} parameters · {summary.backend} · device {summary.device}"))
-        parts.extend(Text(f"note: {note}", style="italic") for note in notes)
+        parts.extend(literal(f"note: {note}", style="italic") for note in notes)
         self._content = Group(*parts)
         self._fit()
 
@@ -138,7 +139,7 @@ class ModelPanel(Vertical):
 
     def show_result(self, text: str, ok: bool = True) -> None:
         result = self.query_one("#predict-result", Static)
-        result.update(Text(text, style="" if ok else "red"))
+        result.update(literal(text, style="" if ok else "red"))
 
     @on(Input.Submitted, "#predict-input")
     def _submitted(self, event: Input.Submitted) -> None:

@@ -18,7 +18,15 @@ import numpy as np
 from tui_trainer.config import Config
 from tui_trainer.control import RunControl
 from tui_trainer.engine import Session
-from tui_trainer.events import BoundaryUpdated, ClassReport, EpochEnded, NetworkUpdated, RunFinished, RunStarted
+from tui_trainer.events import (
+    BoundaryUpdated,
+    ClassReport,
+    EpochEnded,
+    EpochProgress,
+    NetworkUpdated,
+    RunFinished,
+    RunStarted,
+)
 
 #: Most points drawn per line in the loss plot; longer runs are thinned evenly.
 MAX_PLOT_POINTS = 500
@@ -44,6 +52,8 @@ class RunState:
     boundary: BoundaryUpdated | None = None
     network: NetworkUpdated | None = None
     class_report: ClassReport | None = None
+    #: The current epoch's progress while a long epoch runs; cleared when an epoch ends.
+    progress: EpochProgress | None = None
     #: Set by the training thread as its very last act, so quitting can wait for it.
     thread_done: threading.Event = field(default_factory=threading.Event)
     #: Seconds spent paused in earlier pauses, and when the current pause began (None: not paused).
@@ -72,6 +82,8 @@ class RunState:
 
     def add_epoch(self, event: EpochEnded) -> None:
         self.epochs.append(event)
+        if self.progress is not None and self.progress.epoch <= event.epoch:
+            self.progress = None
         # Same rule as the engine's own "best": strictly lower validation loss.
         if math.isfinite(event.val_loss) and (self.best is None or event.val_loss < self.best.val_loss):
             self.best = event
@@ -113,7 +125,11 @@ class RunState:
 
     def eta(self) -> float | None:
         """Seconds left, from the recent epoch times the engine measured."""
-        if self.over or not self.epochs:
+        if self.over:
+            return None
+        if self.progress is not None:  # inside a long epoch: its own estimate is the freshest
+            return self.progress.run_eta
+        if not self.epochs:
             return None
         # The first epoch also pays for graph tracing and warm-up: leave it out once there are others.
         recent = self.epochs[-20:] if len(self.epochs) < 2 or len(self.epochs) > 20 else self.epochs[1:]

@@ -20,6 +20,8 @@ from tui_trainer.layers import LayerSpec
 
 #: Samples per compiled chunk of batches: stop requests are seen at least this often.
 CHUNK_SAMPLES = 4096
+#: Longest a compiled chunk should take: slower chunks are cut smaller (stop and progress latency).
+CHUNK_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,13 @@ class Backend(Protocol):
     def set_data(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> None:
         """Place the arrays on the device once, so epochs don't copy them again."""
 
-    def train_epoch(self, order: np.ndarray, batch_size: int, should_stop: Callable[[], bool]) -> EpochStats:
-        """One pass over the training data in the given sample order."""
+    def train_epoch(self, order: np.ndarray, batch_size: int, should_stop: Callable[[], bool],
+                    progress: Callable[[int], None] | None = None) -> EpochStats:
+        """One pass over the training data in the given sample order.
+
+        ``progress(samples_done)`` is called as batches finish (each batch, or each compiled
+        chunk); it must stay cheap, and the engine's reporter is.
+        """
 
     def evaluate(self) -> tuple[float, np.ndarray]:
         """Validation data loss and the raw outputs, shape (n, n_outputs)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from tui_trainer.backends.base import (
     CHUNK_SAMPLES,
+    CHUNK_SECONDS,
     BuildOptions,
     EpochStats,
     Head,
@@ -49,6 +51,8 @@ class TensorFlowBackend:
 
     def __init__(self) -> None:
         self.model: keras.Model | None = None
+        self._chunks: dict[int, int] = {}  # batch size -> batches per compiled call, once shrunk
+        self._concrete: dict[str, object] = {}
         self._device = "/CPU:0"
 
     # -- build -------------------------------------------------------------------------------
@@ -208,8 +212,23 @@ class TensorFlowBackend:
         self._loss_sum = loss_sum
         self._layer_outputs = layer_outputs
 
+    def _call(self, name: str, fn, *args):
+        """``fn(*args)``, through its concrete function after the first call.
+
+        A ``tf.function`` call matches its arguments against every trace it holds
+        (~0.1 ms here), twice an epoch; the arrays keep their shapes for a whole
+        run, so the first call's concrete function serves every later one.
+        """
+        concrete = self._concrete.get(name)
+        if concrete is None:
+            out = fn(*args)
+            self._concrete[name] = fn.get_concrete_function(*args)
+            return out
+        return concrete(*args)
+
     # -- data and loops ------------------------------------------------------------------------
     def set_data(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> None:
+        self._concrete = {}  # new shapes: traced again on first use
         with tf.device(self._device):
             self._x = tf.constant(np.asarray(x_train, np.float32))
             self._y = tf.constant(self._targets(y_train))
@@ -221,24 +240,37 @@ class TensorFlowBackend:
             return np.asarray(y, np.float32).reshape(-1)
         return binary_targets(np.asarray(y, np.float32).reshape(len(y), -1), self.head)
 
-    def train_epoch(self, order: np.ndarray, batch_size: int, should_stop: Callable[[], bool]) -> EpochStats:
+    def train_epoch(self, order: np.ndarray, batch_size: int, should_stop: Callable[[], bool],
+                    progress: Callable[[int], None] | None = None) -> EpochStats:
         n = len(order)
         n_batches = math.ceil(n / batch_size)
-        per_chunk = max(1, CHUNK_SAMPLES // batch_size)
+        per_chunk = self._chunks.get(batch_size) or max(1, CHUNK_SAMPLES // batch_size)
         order_t = tf.constant(np.asarray(order, np.int32))
         bs = tf.constant(batch_size, tf.int32)
         loss_total = 0.0
         metric_total = 0.0
         done = 0
         with tf.device(self._device):
-            for start in range(0, n_batches, per_chunk):
+            start = 0
+            while start < n_batches:
                 if should_stop():
                     return EpochStats(loss_total / max(done, 1), metric_total / max(done, 1), done, stopped=True)
                 stop = min(start + per_chunk, n_batches)
-                ls, ms = self._train_chunk(self._x, self._y, order_t, tf.constant(start), tf.constant(stop), bs)
+                t0 = time.perf_counter()
+                ls, ms = self._call("train", self._train_chunk, self._x, self._y, order_t, tf.constant(start),
+                                    tf.constant(stop), bs)
                 loss_total += float(ls)
                 metric_total += float(ms)
+                seconds = time.perf_counter() - t0
                 done = min(stop * batch_size, n)
+                if progress is not None:
+                    progress(done)
+                if seconds > 2 * CHUNK_SECONDS and stop - start > 1:
+                    # A heavy net (a CNN on a CPU): smaller chunks, so stop requests and progress
+                    # are seen about every CHUNK_SECONDS. start/stop are tensors: no retracing.
+                    per_chunk = max(1, int((stop - start) * CHUNK_SECONDS / seconds))
+                    self._chunks[batch_size] = per_chunk
+                start = stop
         return EpochStats(loss_total / n, metric_total / n, n)
 
     def _outputs(self, x) -> tf.Tensor:
@@ -252,7 +284,7 @@ class TensorFlowBackend:
         n = max(int(self._yv.shape[0]), 1)
         with tf.device(self._device):
             if n <= 8192:
-                total, out = self._evaluate_all(self._xv, self._yv)
+                total, out = self._call("evaluate", self._evaluate_all, self._xv, self._yv)
                 return float(total) / n, out.numpy()
             out = self._outputs(self._xv)
             loss = float(self._loss_sum(self._yv, out)) / n

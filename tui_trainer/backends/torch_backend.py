@@ -219,7 +219,8 @@ class TorchBackend:
         self._xv = torch.as_tensor(np.asarray(x_val, np.float32), device=self.device)
         self._yv = self._targets(y_val)
 
-    def train_epoch(self, order: np.ndarray, batch_size: int, should_stop: Callable[[], bool]) -> EpochStats:
+    def train_epoch(self, order: np.ndarray, batch_size: int, should_stop: Callable[[], bool],
+                    progress: Callable[[int], None] | None = None) -> EpochStats:
         model, opt = self.model, self.optimizer
         n = len(order)
         idx = torch.as_tensor(np.asarray(order, np.int64), device=self.device)
@@ -230,7 +231,7 @@ class TorchBackend:
         metric_sum = torch.zeros((), device=self.device)
         done = 0
         if self._fast is not None:
-            return self._train_epoch_fast(x_all, y_all, batch_size, should_stop)
+            return self._train_epoch_fast(x_all, y_all, batch_size, should_stop, progress)
         model.train()
         with torch.random.fork_rng(devices=[]):
             torch.set_rng_state(self._rng_state)
@@ -249,13 +250,15 @@ class TorchBackend:
                     loss_sum += loss.detach() * len(xb)
                     metric_sum += self._metric_sum(out.detach(), yb)
                 done += len(xb)
+                if progress is not None:
+                    progress(done)
             self._rng_state = torch.get_rng_state()
         stopped = done < n
         d = max(done, 1)
         return EpochStats(float(loss_sum) / d, float(metric_sum) / d, done, stopped=stopped)
 
     def _train_epoch_fast(self, x_all: torch.Tensor, y_all: torch.Tensor, batch_size: int,
-                          should_stop: Callable[[], bool]) -> EpochStats:
+                          should_stop: Callable[[], bool], progress: Callable[[int], None] | None) -> EpochStats:
         step = self._fast
         n = len(x_all)
         losses: list[torch.Tensor] = []
@@ -273,6 +276,8 @@ class TorchBackend:
                     losses.append(loss)
                     outs.append(out)
                     count = min(lo + batch_size, n)
+                    if progress is not None:
+                        progress(count)
             return count
 
         if step.has_dropout:
