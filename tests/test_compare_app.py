@@ -15,6 +15,8 @@ from tui_trainer import presets
 from tui_trainer.app import create_app
 from tui_trainer.app.compare_view import CompareScreen
 
+pytestmark = pytest.mark.app
+
 STARTED = "2026-01-02T10:00:00+00:00"
 
 

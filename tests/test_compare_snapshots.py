@@ -11,6 +11,8 @@ from tests.test_app import wait_for
 from tests.test_compare_app import compare_app, hand_made_run
 from tui_trainer.app.compare_view import CompareScreen
 
+pytestmark = pytest.mark.app
+
 
 @pytest.fixture
 def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
