@@ -446,7 +446,7 @@ class TrainerApp(CompareMixin, PlaygroundKeys, NetworkViewMixin, App[None]):
             neuron = self.neuron_map()
             if neuron is not None:
                 values, scaled, what = neuron
-                panel.set_title(ds.name, what, "Esc: output map", axis_note(ds))
+                panel.set_title(what, ds.name, "Esc: output map", axis_note(ds))
                 self.boundary_map.show(values, map_points(ds), regression=scaled, plain=plain, extent=ds.extent)
             elif boundary is None:
                 panel.set_title(ds.name, "no model yet", split, axis_note(ds))
@@ -856,7 +856,8 @@ class TrainerApp(CompareMixin, PlaygroundKeys, NetworkViewMixin, App[None]):
 
     def action_predict(self) -> None:
         """Jump to the predict box (on narrow screens, show the model panel first)."""
-        self.query_one("#view-tabs", Tabs).active = "tab-model"
+        if not (self.screen.has_class("-wide") and self.screen.has_class("-tall")):
+            self.query_one("#view-tabs", Tabs).active = "tab-model"  # wide: it is on screen, keep the rest
         self.model_panel.query_one("#predict-input").focus()
 
     def action_toggle_form(self) -> None:
