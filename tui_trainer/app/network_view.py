@@ -43,6 +43,7 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from tui_trainer import mapview, network
+from tui_trainer.app.safe import literal
 from tui_trainer.config import FEATURE_LABELS, FEATURES, Config
 from tui_trainer.data import expand_features, grid_points
 from tui_trainer.errors import ConfigError
@@ -529,7 +530,7 @@ class NetworkPanel(Vertical):
         title = self.query_one("#network-title", Static)
         if getattr(title, "text", None) != text:
             title.text = text
-            title.update(Text(text), layout=False)
+            title.update(literal(text), layout=False)  # layer and column names: user text
 
     def set_inspector(self, text: Text) -> None:
         self.query_one("#network-inspector", Static).update(text)
