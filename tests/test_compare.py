@@ -58,6 +58,7 @@ def test_piped_output_is_plain_ascii_with_charts_legend_and_table(runs: list[Pat
     assert {"a", "A", "b", "B"} <= set(chart)
     header = next(line for line in out.splitlines() if line.startswith("run "))
     assert header.split()[:4] == ["run", "hidden", "train.epochs", "epochs"]  # only the fields that differ
+    assert header.endswith("best val_loss (epoch)  best val_acc (epoch)  final gap")
     rows = [line.split() for line in out.splitlines() if line.startswith("20260101")]
     assert rows[0][:4] == ["20260101-120000-small", "[2]", "4", "4"]
     assert rows[1][:5] == ["20260101-120001-big", "[8,", "8]", "5", "5"]

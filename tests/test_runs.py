@@ -521,7 +521,7 @@ def test_viewer_history_is_bounded_and_keeps_the_latest_and_the_best():
 
 
 def test_runs_view_opens_a_recorded_run(tmp_path):
-    """F9 lists the runs; Enter opens one read-only with its whole history and its config in the form."""
+    """F10 lists the runs; Enter opens one read-only with its whole history and its config in the form."""
     import asyncio
 
     from tests.test_app import circle, ready
@@ -535,7 +535,7 @@ def test_runs_view_opens_a_recorded_run(tmp_path):
         app = _app(circle())
         async with app.run_test(size=(120, 36)) as pilot:
             await ready(pilot)
-            await pilot.press("f9")
+            await pilot.press("f10")
             await app_wait(pilot, lambda: type(app.screen).__name__ == "RunsScreen", what="the runs view")
             table = app.screen.query_one("#runs-table")
             assert table.row_count == 1

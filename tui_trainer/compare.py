@@ -87,13 +87,16 @@ def _setting(value: Any) -> str:
     return clean(str(value))
 
 
-def table(rows: Sequence[dict[str, Any]]) -> list[list[str]]:
-    """The comparison table as text cells, header first."""
+def table(rows: Sequence[dict[str, Any]], *, short: bool = False) -> list[list[str]]:
+    """The comparison table as text cells, header first (``short`` headers fit 80 columns)."""
     keys = list(rows[0]["differs"]) if rows else []
-    short = [k.split(".")[-1] for k in keys]
-    names = [s if short.count(s) == 1 and s not in ("run", "epochs") else k for s, k in zip(short, keys, strict=True)]
+    last = [k.split(".")[-1] for k in keys]
+    names = [s if last.count(s) == 1 and s not in ("run", "epochs") else k for s, k in zip(last, keys, strict=True)]
     metric = rows[0]["best_metric"] if rows else "val_acc"
-    header = ["run", *names, "epochs", "best val_loss (epoch)", f"best {metric} (epoch)", "final gap"]
+    if short:
+        header = ["run", *names, "epochs", "best val_loss", f"best {metric}", "gap"]
+    else:
+        header = ["run", *names, "epochs", "best val_loss (epoch)", f"best {metric} (epoch)", "final gap"]
     body = []
     for row in rows:
         body.append([

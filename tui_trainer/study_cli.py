@@ -74,7 +74,7 @@ def run_study_headless(study: Study, args: Namespace) -> int:
     from tui_trainer.runstore import runs_root
 
     jobs = args.jobs or 1
-    sid = study_id(study.preset)
+    sid = getattr(args, "study_id", None) or study_id(study.preset)
     exact = args.output is not None
     root = Path(args.output) if exact else runs_root(getattr(args, "runs_dir", None))
     if exact:

@@ -43,6 +43,7 @@ from tui_trainer.app.boundary import (
     map_points,
     map_shape,
 )
+from tui_trainer.app.compare_view import CompareMixin
 from tui_trainer.app.dialogs import ConfirmScreen, OpenPresetScreen, SavePresetScreen, SaveRequest, save_proposal
 from tui_trainer.app.footer import WrappingFooter
 from tui_trainer.app.forms import ConfigForm, FormCheck, check_form
@@ -118,7 +119,7 @@ def engine_threads() -> int:
     return max(1, default_threads() - 1)
 
 
-class TrainerApp(RemoteRuns, PlaygroundKeys, NetworkViewMixin, App[None]):
+class TrainerApp(RemoteRuns, CompareMixin, PlaygroundKeys, NetworkViewMixin, App[None]):
     """Build a network in the side panel, train it, watch it learn."""
 
     CSS_PATH = "app.tcss"
@@ -135,7 +136,8 @@ class TrainerApp(RemoteRuns, PlaygroundKeys, NetworkViewMixin, App[None]):
         Binding("f2", "next_view", "View", tooltip="next panel (narrow screens); training curves or the network (wide)"),
         Binding("f3", "toggle_form", "Form", tooltip="hide or show the form"),
         Binding("f4", "predict", "Ask", tooltip="ask the model about a point (the predict box)"),
-        Binding("f9", "runs", "Runs", tooltip="open a recorded run (live while it goes)"),
+        Binding("f9", "compare", "Compare", tooltip="runs side by side: pick runs, overlay their curves; run a study"),
+        Binding("f10", "runs", "Runs", tooltip="open a recorded run (live while it goes)"),
         Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="stop any run and quit"),
         *PLAYGROUND_BINDINGS,
     ]
@@ -534,7 +536,8 @@ class TrainerApp(RemoteRuns, PlaygroundKeys, NetworkViewMixin, App[None]):
         # The footer keeps every key lit, whatever the run state: greying keys out means
         # rebuilding the footer (a whole-screen layout) just as a run starts.  Keys that
         # don't apply say why instead, and the buttons show what applies.
-        if action in self.RUN_ACTIONS and isinstance(self.screen, ModalScreen):
+        if action in self.RUN_ACTIONS and (isinstance(self.screen, ModalScreen)
+                                           or getattr(self.screen, "blocks_run_keys", False)):
             return False
         return True
 

@@ -144,7 +144,7 @@ class RemoteRuns:
             return
         if self._run_active():
             self.notify(f"{self.run_folder.name if self.run_folder else 'The run'} goes on in the background "
-                        "(F9 opens it again).", markup=False)
+                        "(F10 opens it again).", markup=False)
         await self.form.load(cfg)
         self.open_run(folder)
 

@@ -1,4 +1,4 @@
-"""The app's runs view (F9): every recorded run, newest first; Enter opens one.
+"""The app's runs view (F10): every recorded run, newest first; Enter opens one.
 
 The same rows as ``tui-trainer runs``; opening a run is ``attach``: its
 history so far, then live if it is still going.  Text from run folders (ids,
@@ -24,7 +24,7 @@ from tui_trainer.runstore import RunInfo, list_runs, runs_root
 class RunsScreen(ModalScreen[Path | None]):
     """Pick a run to open; Escape closes."""
 
-    BINDINGS = [Binding("escape", "close", "Close"), Binding("f9", "close", show=False)]
+    BINDINGS = [Binding("escape", "close", "Close"), Binding("f10", "close", show=False)]
     DEFAULT_CSS = """
     RunsScreen { align: center middle; }
     RunsScreen > Vertical { width: 95%; height: 85%; border: round $accent; background: $surface; padding: 0 1; }
