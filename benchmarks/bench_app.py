@@ -276,6 +276,8 @@ def network_section(cfg: Config, repeats: int) -> bool:
           f"network drawn {draws}x, map {maps}x)")
     print(f"  ratio open/closed         : {ratio:8.2f}   (target >= 0.95) {'OK' if ok else 'BELOW TARGET'}"
           f"   run by run: {', '.join(f'{r:.2f}' for r in paired)}")
+    print(f"  median run-by-run ratio   : {statistics.median(paired):8.2f}   (a check on the best-of ratio when "
+          "the machine is busy)")
     print(f"  one update, engine side   : map alone {COSTS['map alone'] * 1000:.2f} ms, map + every neuron "
           f"{COSTS['map + network'] * 1000:.2f} ms (one forward pass)")
     print(f"  one update, UI side       : network panel drawn in {COSTS['UI draw'] * 1000:.2f} ms")

@@ -220,7 +220,9 @@ def test_torch_run_fills_table_plot_map_and_model_panel():
             assert sum(row[0].startswith("★") for row in table_rows(app)) == 1
             assert app.plot.points_drawn == 16  # train + validation loss, 8 epochs each
             assert not app.boundary_map.neutral and app.boundary_map.draws > draws_before
-            assert app.boundary_map.values.shape == map_shape(app.boundary_map.size)
+            # A map sized after the last epoch is redrawn at its size a moment later (a fast run can end first).
+            await wait_for(pilot, lambda: app.boundary_map.values.shape == map_shape(app.boundary_map.size),
+                           what="the map at its widget's size")
             status = app.status_text()
             assert status.startswith("finished (completed) · epoch 8/8") and "PyTorch CPU" in status
             assert "25 params" in status

@@ -58,6 +58,7 @@ def test_piped_output_is_plain_ascii_with_charts_legend_and_table(runs: list[Pat
     assert {"a", "A", "b", "B"} <= set(chart)
     header = next(line for line in out.splitlines() if line.startswith("run "))
     assert header.split()[:4] == ["run", "hidden", "train.epochs", "epochs"]  # only the fields that differ
+    assert header.endswith("best val_loss (epoch)  best val_acc (epoch)  final gap")
     rows = [line.split() for line in out.splitlines() if line.startswith("20260101")]
     assert rows[0][:4] == ["20260101-120000-small", "[2]", "4", "4"]
     assert rows[1][:5] == ["20260101-120001-big", "[8,", "8]", "5", "5"]
@@ -84,7 +85,8 @@ def test_last_n_and_study_labels_without_control_characters(runs: list[Path]) ->
     r = run_cli("compare", "--last", "2", env={"TUI_TRAINER_RUNS": str(root)})
     assert r.returncode == 0, r.stderr
     assert "20260101-120001-big" in r.stdout and "red" in r.stdout and "120000-small" not in r.stdout
-    assert "\x1b" not in r.stdout and "\x07" not in r.stdout and "[31m" in r.stdout  # shown literally, escape removed
+    # textsafe.printable, as everywhere: the escape sequence removed, the bell shown as "?"
+    assert "\x1b" not in r.stdout and "\x07" not in r.stdout and "red?" in r.stdout and "[31m" not in r.stdout
     by_study = run_cli("compare", "s1", "--json", "--runs-dir", str(root))
     assert [json.loads(line)["run"] for line in by_study.stdout.splitlines()] == ["\x1b[31mred\x07"]
 

@@ -86,6 +86,29 @@ def test_signals_end_a_run_like_ctrl_c(tmp_path, sig, code):
 
 
 @pytest.mark.framework
+def test_sigterm_stops_a_study_like_ctrl_c(tmp_path):
+    preset = tmp_path / "two.toml"
+    preset.write_text('[train]\nbackend = "torch"\nepochs = 100000\nbatch_size = 1\n'
+                      '[[variants]]\nname = "one"\n[[variants]]\nname = "two"\nmodel.hidden = [4]\n')
+    out = tmp_path / "study"
+    proc = subprocess.Popen([sys.executable, "-m", "tui_trainer", "--preset", str(preset), "--no-ui", "--output", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and "[Epoch" not in proc.stdout.readline():
+            pass
+        os.kill(proc.pid, signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, stderr
+    assert "got SIGTERM; stopping the study" in stderr and "Traceback" not in stderr
+    summary = json.loads((out / "one" / "summary.json").read_text())
+    assert summary["reason"] == "stopped" and summary["epochs_run"] >= 1
+
+
+@pytest.mark.framework
 def test_closed_stdout_is_quiet_and_the_record_is_complete(tmp_path):
     out = tmp_path / "piped"
     proc = subprocess.Popen(

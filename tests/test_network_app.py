@@ -106,12 +106,13 @@ def test_selected_neuron_fills_the_big_map_and_inspector_and_escape_restores_the
             bias = run.network.layers[1].biases[i]
             assert f"bias {bias:+.3f}" in words and "in: X1" in words and "tanh" in words
             assert "neuron dense #" in " · ".join(app.query_one("#map-title").parts)
-            # The predict box's point: the neuron's value there, from the same weights.
-            app.query_one("#predict-input").value = "1.5, -2"
-            app.update_inspector()
+            # The predict box's point (F4 keeps the network on screen and the neuron selected).
+            await pilot.press("f4", *"1.5, -2", "enter")
             x = np.array([1.5, -2.0])
             expected = np.tanh(x @ run.network.layers[1].weights[:, i] + bias)
-            assert f"at (1.5, -2): {expected:+.4f}" in inspector(app)
+            await wait_for(pilot, lambda: f"at (1.5, -2): {expected:+.4f}" in inspector(app), what="the value")
+            assert app.network_visible() and view_of(app).selected == (c, i)
+            view_of(app).focus()
             await pilot.press("escape")
             await pilot.pause(0.1)
             assert view_of(app).selected is None and app.inspected is None

@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adopt", metavar="DIR", type=Path, default=None, help=argparse.SUPPRESS)
     p.add_argument("--jobs", type=int, metavar="N", default=None,
                    help="with --no-ui and a preset with [[variants]]: train N variants at a time, in separate processes")
+    p.add_argument("--study-id", default=None, help=argparse.SUPPRESS)  # the app names the study it starts
     p.add_argument("--min-val-acc", type=arguments.accuracy_target, metavar="X",
                    help="exit 1 if the final val_acc is below X (0..1)")
     p.add_argument("--max-val-loss", type=arguments.loss_target, metavar="X",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import sys
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from typing import IO, Any, NoReturn
 
 from tui_trainer.comparison import STUDY_FILE, RunCurves, compare_rows, read_run, unique_labels
 from tui_trainer.errors import UserError
+from tui_trainer.textsafe import printable
 
 #: (plotext colour, rich colour) per run, in order.
 COLORS = (("blue", "blue"), ("red", "red"), ("green", "green"), ("orange", "dark_orange"),
@@ -28,12 +28,9 @@ COLORS = (("blue", "blue"), ("red", "red"), ("green", "green"), ("orange", "dark
 TRAIN_MARKER, VAL_MARKER = "braille", "dot"
 _BOX = str.maketrans({"┌": "+", "┐": "+", "└": "+", "┘": "+", "─": "-", "│": "|", "┤": "+", "├": "+",
                       "┬": "+", "┴": "+", "┼": "+"})
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def clean(text: str) -> str:
-    """User text (names, paths) with control characters removed: never a terminal escape."""
-    return _CONTROL.sub("", str(text))
+    """User text (names, paths) made safe to print: the one rule, ``textsafe.printable``."""
+    return printable(text)
 
 
 def letters(index: int) -> tuple[str, str]:
@@ -90,13 +87,16 @@ def _setting(value: Any) -> str:
     return clean(str(value))
 
 
-def table(rows: Sequence[dict[str, Any]]) -> list[list[str]]:
-    """The comparison table as text cells, header first."""
+def table(rows: Sequence[dict[str, Any]], *, short: bool = False) -> list[list[str]]:
+    """The comparison table as text cells, header first (``short`` headers fit 80 columns)."""
     keys = list(rows[0]["differs"]) if rows else []
-    short = [k.split(".")[-1] for k in keys]
-    names = [s if short.count(s) == 1 and s not in ("run", "epochs") else k for s, k in zip(short, keys, strict=True)]
+    last = [k.split(".")[-1] for k in keys]
+    names = [s if last.count(s) == 1 and s not in ("run", "epochs") else k for s, k in zip(last, keys, strict=True)]
     metric = rows[0]["best_metric"] if rows else "val_acc"
-    header = ["run", *names, "epochs", "best val_loss (epoch)", f"best {metric} (epoch)", "final gap"]
+    if short:
+        header = ["run", *names, "epochs", "best val_loss", f"best {metric}", "gap"]
+    else:
+        header = ["run", *names, "epochs", "best val_loss (epoch)", f"best {metric} (epoch)", "final gap"]
     body = []
     for row in rows:
         body.append([
@@ -227,7 +227,7 @@ def resolve_runs(refs: Sequence[str], last: int | None, root: Path) -> list[Path
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"tui-trainer compare: error: {message} (see tui-trainer compare --help)\n")
+        sys.stderr.write(f"tui-trainer compare: error: {printable(message)} (see tui-trainer compare --help)\n")
         raise SystemExit(2)
 
 
@@ -253,7 +253,7 @@ def main(argv: Sequence[str]) -> int:
         folders = resolve_runs(args.runs, args.last, runs_root(args.runs_dir))
         runs = [read_run(f) for f in folders]
     except UserError as exc:
-        sys.stderr.write(f"tui-trainer: error: {exc}\n")
+        sys.stderr.write(f"tui-trainer: error: {printable(exc)}\n")
         return 2
     unique_labels(runs)
     if args.json:

@@ -9,6 +9,7 @@ differ between the runs, because those are what the comparison is about.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -78,50 +79,100 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _read_study(folder: Path) -> dict[str, Any]:
+    try:
+        loaded = json.loads((folder / STUDY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _read_config(folder: Path) -> dict[str, Any]:
+    path = folder / "config.toml"
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"run {folder}: config.toml can't be read ({exc})") from None
+
+
+class RunTail:
+    """Follows one run folder's event log: each ``update`` reads only the whole lines added since.
+
+    The app's overlay calls it about once a second for every run on screen, so a
+    run being written (a study's variant) fills in live without re-reading its log.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        folder = Path(folder)
+        study = _read_study(folder)
+        self.folder = folder
+        self.curves = RunCurves(label=str(study.get("variant") or folder.name), config={}, folder=folder,
+                                study=str(study.get("study") or ""))
+        self.offset = 0
+        self._raw_config: dict[str, Any] = {}
+
+    def update(self) -> bool:
+        """Read what was appended; True when there are new epochs (or the config arrived)."""
+        changed = False
+        if not self._raw_config:
+            with contextlib.suppress(UserError):
+                self._raw_config = _read_config(self.folder)
+            changed = bool(self._raw_config)
+        log = self.folder / "history.jsonl"
+        try:
+            with log.open("rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except OSError:
+            data = b""
+        end = data.rfind(b"\n") + 1  # a line still being written waits for the next update
+        if end:
+            self.offset += end
+            for line in data[:end].decode("utf-8", errors="replace").splitlines():
+                changed = self._line(line) or changed
+        if changed:
+            self.curves.config = normalise(self._raw_config)
+        return changed
+
+    def _line(self, line: str) -> bool:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return False
+        if not isinstance(event, dict):
+            return False
+        if event.get("kind") == "epoch_ended" and isinstance(event.get("epoch"), int):
+            self.curves.add_epoch(event)
+            return True
+        if event.get("kind") == "run_started" and not self._raw_config and isinstance(event.get("config"), dict):
+            self._raw_config = event["config"]
+            return True
+        return False
+
+
 def read_run(folder: Path) -> RunCurves:
     """A run folder's curves; ``UserError`` naming the folder when it holds no run."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"run {folder}: not a folder")
-    config: dict[str, Any] = {}
-    if (folder / "config.toml").is_file():
-        try:
-            config = tomllib.loads((folder / "config.toml").read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise UserError(f"run {folder}: config.toml can't be read ({exc})") from None
-    study: dict[str, Any] = {}
-    if (folder / STUDY_FILE).is_file():
-        try:
-            loaded = json.loads((folder / STUDY_FILE).read_text(encoding="utf-8"))
-            study = loaded if isinstance(loaded, dict) else {}
-        except (OSError, ValueError):
-            study = {}
-    run = RunCurves(label=str(study.get("variant") or folder.name), config={}, folder=folder,
-                    study=str(study.get("study") or ""))
     log, table = folder / "history.jsonl", folder / "history.csv"
     if log.is_file():
-        with log.open(encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if not line.endswith("\n"):
-                    break  # a line still being written
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue
-                if not isinstance(event, dict):
-                    continue
-                if event.get("kind") == "epoch_ended" and isinstance(event.get("epoch"), int):
-                    run.add_epoch(event)
-                elif event.get("kind") == "run_started" and not config and isinstance(event.get("config"), dict):
-                    config = event["config"]
-    elif table.is_file():
-        with table.open(encoding="utf-8", newline="") as fh:
-            for row in csv.DictReader(fh):
-                if (row.get("epoch") or "").isdigit():
-                    run.add_epoch(row)
-    else:
+        tail = RunTail(folder)
+        _read_config(folder)  # a broken config.toml is reported, not skipped
+        tail.update()
+        tail.curves.config = normalise(tail._raw_config)
+        return tail.curves
+    if not table.is_file():
         raise UserError(f"run {folder}: holds no history (history.jsonl or history.csv)")
-    run.config = normalise(config)
+    study = _read_study(folder)
+    run = RunCurves(label=str(study.get("variant") or folder.name), config=normalise(_read_config(folder)),
+                    folder=folder, study=str(study.get("study") or ""))
+    with table.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if (row.get("epoch") or "").isdigit():
+                run.add_epoch(row)
     return run
 
 
@@ -190,11 +241,18 @@ def compare_rows(runs: Sequence[RunCurves]) -> list[dict[str, Any]]:
     return [summary_row(run, keys) for run in runs]
 
 
-def unique_labels(runs: Sequence[RunCurves]) -> None:
-    """Make labels distinct (two studies' "baseline" become "baseline", "baseline#2")."""
+def unique_names(runs: Sequence[RunCurves]) -> list[str]:
+    """Distinct labels (two studies' "baseline" become "baseline", "baseline#2")."""
     seen: dict[str, int] = {}
+    names = []
     for run in runs:
         n = seen.get(run.label, 0) + 1
         seen[run.label] = n
-        if n > 1:
-            run.label = f"{run.label}#{n}"
+        names.append(run.label if n == 1 else f"{run.label}#{n}")
+    return names
+
+
+def unique_labels(runs: Sequence[RunCurves]) -> None:
+    """Give the runs distinct labels, in place (see ``unique_names``)."""
+    for run, name in zip(runs, unique_names(runs), strict=True):
+        run.label = name

@@ -202,15 +202,17 @@ class Session:
                     reason = "stopped"
                     break
                 val_loss, val_out = self.backend.evaluate()
-            val_acc, val_mae = self._epoch_metrics(val_out)
-            regression = self.head.task == "regression"
-            last = EpochEnded(
-                epoch=epoch, epochs=epochs, loss=stats.loss,
-                acc=None if regression else stats.metric,
-                val_loss=val_loss, val_acc=val_acc, seconds=time.perf_counter() - e0,
-                mae=stats.metric if regression else None, val_mae=val_mae,
-            )
-            self.history.append(last)
+                val_acc, val_mae = self._epoch_metrics(val_out)
+                regression = self.head.task == "regression"
+                last = EpochEnded(
+                    epoch=epoch, epochs=epochs, loss=stats.loss,
+                    acc=None if regression else stats.metric,
+                    val_loss=val_loss, val_acc=val_acc, seconds=time.perf_counter() - e0,
+                    mae=stats.metric if regression else None, val_mae=val_mae,
+                )
+                # In the lock: a map asked for between epochs (a paused run) is labelled with
+                # the epoch its weights belong to, never the one before.
+                self.history.append(last)
             emit(last)
             if not (math.isfinite(stats.loss) and math.isfinite(val_loss)):
                 reason = "diverged"

@@ -127,7 +127,7 @@ class BoundaryUpdated:
     time: float = field(default_factory=time.time, init=False, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: its fields are arrays
 class NeuronLayer:
     """One column of the network view: the feature inputs, or a dense/conv layer.
 
@@ -146,7 +146,7 @@ class NeuronLayer:
     biases: np.ndarray | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NetworkUpdated:
     """What every neuron computes, with the weights between them (see ``tui_trainer.network``).
 

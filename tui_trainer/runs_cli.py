@@ -20,14 +20,12 @@ from pathlib import Path
 
 from tui_trainer.errors import UserError
 from tui_trainer.runstore import END_STATES, LIVE_STATES, RunInfo, find_run, list_runs, remove_run, runs_root
+from tui_trainer.textsafe import printable
 
 STATES = LIVE_STATES + END_STATES
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def plain(value: object) -> str:
-    """User text for a terminal or a pipe: control characters (escapes included) removed."""
-    return _CONTROL.sub("", str(value))
+    """User text for a terminal or a pipe: the one rule, ``textsafe.printable``."""
+    return printable(value)
 
 
 def build_parser() -> argparse.ArgumentParser:

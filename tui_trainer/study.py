@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,21 @@ def load_study(name_or_path: str, overrides: Mapping[str, Any] | None = None) ->
             raise exc.with_source(f"{path}, variant {name!r}" + (" with the command-line options" if overrides else "")) from None
         variants.append(Variant(name, variant_overrides, config))
     return Study(preset=name_or_path, source=path, variants=tuple(variants))
+
+
+def preset_variants(name_or_path: str) -> list[tuple[str, dict[str, Any]]]:
+    """The ``[[variants]]`` of a preset (name, dotted overrides); [] when it has none."""
+    raw, path = load_preset_data(name_or_path)
+    return parse_variants(raw["variants"], str(path)) if "variants" in raw else []
+
+
+def study_preset_text(base: Config, variants: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+    """A preset (TOML) of ``base`` with these variants: how the app hands its form's config to a study."""
+    import tomli_w
+
+    data: dict[str, Any] = base.to_dict()
+    data["variants"] = [{"name": name, **cfgmod.dotted_to_nested(dict(overrides))} for name, overrides in variants]
+    return tomli_w.dumps(data)
 
 
 def study_id(preset: str) -> str:

@@ -20,6 +20,7 @@ from tui_trainer.comparison import compare_rows, read_run
 from tui_trainer.errors import UserError
 from tui_trainer.events import EpochEnded, Event, RunFailed, RunFinished, RunStarted, to_json_dict
 from tui_trainer.study import Study, StudyFolders, Variant, run_parallel, run_sequential, study_id
+from tui_trainer.textsafe import printable
 
 
 class StudyPrinter:
@@ -33,7 +34,7 @@ class StudyPrinter:
 
     def _write(self, text: str) -> None:
         with self.lock:
-            sys.stdout.write(text + "\n")
+            sys.stdout.write(printable(text) + "\n")
             sys.stdout.flush()
 
     def event(self, variant: Variant, data: dict[str, Any]) -> None:
@@ -73,7 +74,7 @@ def run_study_headless(study: Study, args: Namespace) -> int:
     from tui_trainer.runstore import runs_root
 
     jobs = args.jobs or 1
-    sid = study_id(study.preset)
+    sid = getattr(args, "study_id", None) or study_id(study.preset)
     exact = args.output is not None
     root = Path(args.output) if exact else runs_root(getattr(args, "runs_dir", None))
     if exact:
@@ -83,17 +84,27 @@ def run_study_headless(study: Study, args: Namespace) -> int:
     printer = StudyPrinter(study, args.json, sid)
     if not args.json:
         names = ", ".join(v.name for v in study.variants)
-        sys.stdout.write(f"study {sid}: {len(study.variants)} variants ({names}), "
-                         f"{'one at a time' if jobs == 1 else f'{jobs} at a time'}, runs in {root}\n")
+        sys.stdout.write(printable(f"study {sid}: {len(study.variants)} variants ({names}), "
+                                   f"{'one at a time' if jobs == 1 else f'{jobs} at a time'}, runs in {root}") + "\n")
         sys.stdout.flush()
     stop = threading.Event()
 
+    from tui_trainer.cli import STOP_SIGNALS
+
+    stopped_by: list[int] = []
+
     def on_sigint(signum: int, frame: Any) -> None:
-        sys.stderr.write("tui-trainer: interrupted; stopping the study after the current batch\n")
+        # SIGTERM and SIGHUP stop a study as Ctrl-C does (exit 128 + the signal, as for one run).
+        what = "interrupted" if signum == signal.SIGINT else f"got {signal.Signals(signum).name}"
+        sys.stderr.write(f"tui-trainer: {what}; stopping the study after the current batch\n")
         sys.stderr.flush()
+        stopped_by.append(signum)
         stop.set()
 
-    previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in STOP_SIGNALS:
+            previous[signum] = signal.signal(signum, on_sigint)
     try:
         if jobs == 1:
             def consumers(index: int, folder: Path, session_getter: Any, control: Any) -> list[Any]:
@@ -106,8 +117,8 @@ def run_study_headless(study: Study, args: Namespace) -> int:
         else:
             result = run_parallel(study, folders, sid, jobs, printer.event, stop)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     runs = []
     for item in result.results:
         try:
@@ -116,7 +127,7 @@ def run_study_headless(study: Study, args: Namespace) -> int:
             pass  # a variant that never started has no history to compare
     for item in result.results:
         if item.code and item.message:
-            sys.stderr.write(f"tui-trainer: error: variant {item.name}: {item.message}\n")
+            sys.stderr.write(printable(f"tui-trainer: error: variant {item.name}: {item.message}") + "\n")
     if runs:
         if args.json:
             sys.stdout.write(json.dumps({"kind": "comparison", "study": sid, "rows": compare_rows(runs)},
@@ -125,4 +136,4 @@ def run_study_headless(study: Study, args: Namespace) -> int:
             sys.stdout.write(f"\ncomparison of study {sid} (tui-trainer compare {sid}):\n")
             print_comparison(runs)
     sys.stdout.flush()
-    return result.code
+    return 128 + stopped_by[0] if stopped_by else result.code

@@ -42,6 +42,7 @@ from tui_trainer.app.boundary import (
     map_points,
     map_shape,
 )
+from tui_trainer.app.compare_view import CompareMixin
 from tui_trainer.app.dialogs import ConfirmScreen, OpenPresetScreen, SavePresetScreen, SaveRequest, save_proposal
 from tui_trainer.app.footer import WrappingFooter
 from tui_trainer.app.forms import ConfigForm, FormCheck, check_form
@@ -116,7 +117,7 @@ def engine_threads() -> int:
     return max(1, default_threads() - 1)
 
 
-class TrainerApp(PlaygroundKeys, NetworkViewMixin, App[None]):
+class TrainerApp(CompareMixin, PlaygroundKeys, NetworkViewMixin, App[None]):
     """Build a network in the side panel, train it, watch it learn."""
 
     CSS_PATH = "app.tcss"
@@ -133,6 +134,7 @@ class TrainerApp(PlaygroundKeys, NetworkViewMixin, App[None]):
         Binding("f2", "next_view", "View", tooltip="next panel (narrow screens); training curves or the network (wide)"),
         Binding("f3", "toggle_form", "Form", tooltip="hide or show the form"),
         Binding("f4", "predict", "Ask", tooltip="ask the model about a point (the predict box)"),
+        Binding("f9", "compare", "Compare", tooltip="runs side by side: pick runs, overlay their curves; run a study"),
         Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="stop any run and quit"),
         *PLAYGROUND_BINDINGS,
     ]
@@ -444,7 +446,7 @@ class TrainerApp(PlaygroundKeys, NetworkViewMixin, App[None]):
             neuron = self.neuron_map()
             if neuron is not None:
                 values, scaled, what = neuron
-                panel.set_title(ds.name, what, "Esc: output map", axis_note(ds))
+                panel.set_title(what, ds.name, "Esc: output map", axis_note(ds))
                 self.boundary_map.show(values, map_points(ds), regression=scaled, plain=plain, extent=ds.extent)
             elif boundary is None:
                 panel.set_title(ds.name, "no model yet", split, axis_note(ds))
@@ -527,7 +529,8 @@ class TrainerApp(PlaygroundKeys, NetworkViewMixin, App[None]):
         # The footer keeps every key lit, whatever the run state: greying keys out means
         # rebuilding the footer (a whole-screen layout) just as a run starts.  Keys that
         # don't apply say why instead, and the buttons show what applies.
-        if action in self.RUN_ACTIONS and isinstance(self.screen, ModalScreen):
+        if action in self.RUN_ACTIONS and (isinstance(self.screen, ModalScreen)
+                                           or getattr(self.screen, "blocks_run_keys", False)):
             return False
         return True
 
@@ -853,7 +856,8 @@ class TrainerApp(PlaygroundKeys, NetworkViewMixin, App[None]):
 
     def action_predict(self) -> None:
         """Jump to the predict box (on narrow screens, show the model panel first)."""
-        self.query_one("#view-tabs", Tabs).active = "tab-model"
+        if not (self.screen.has_class("-wide") and self.screen.has_class("-tall")):
+            self.query_one("#view-tabs", Tabs).active = "tab-model"  # wide: it is on screen, keep the rest
         self.model_panel.query_one("#predict-input").focus()
 
     def action_toggle_form(self) -> None:

@@ -197,7 +197,7 @@ class OpenPresetScreen(ModalScreen[PresetInfo | None]):
             yield Label("Open a preset (Enter opens, Escape cancels)", classes="dialog-title")
             yield Label("a .toml file (~ and relative paths work), or pick one below with Up/Down:")
             yield Input("", placeholder="path/to/preset.toml", compact=True, id="preset-path")
-            yield Static("", id="path-error", classes="field-error")
+            yield Literal("", id="path-error", classes="field-error")
             options = []
             for info in self._presets:
                 text = Text()
@@ -224,7 +224,7 @@ class OpenPresetScreen(ModalScreen[PresetInfo | None]):
 
     def _path_error(self, reason: str) -> None:
         error = self.query_one("#path-error", Static)
-        error.update(Text(reason))
+        error.update(reason)
         error.display = True
         path_input = self.query_one("#preset-path", Input)
         path_input.add_class("-bad")

@@ -46,6 +46,7 @@ class NetworkViewMixin:
     #: The selected neuron (column, index) while the view has one; None = the output map.
     inspected: tuple[int, int] | None = None
     _columns: list[Column] | None = None
+    _columns_event: NetworkUpdated | None = None
 
     # -- what is on screen --------------------------------------------------------------------
     def network_visible(self) -> bool:
@@ -130,7 +131,7 @@ class NetworkViewMixin:
                 view.show([], plain)
                 return
         panel.set_title(title + " · arrows/mouse select, Esc output map")
-        self._columns = columns
+        self._columns, self._columns_event = columns, event
         view.show(columns, plain)
         self.update_inspector()
 
@@ -143,8 +144,8 @@ class NetworkViewMixin:
             return
         point = parse_point(self.query_one("#predict-input", Input).value)
         point = point if isinstance(point, tuple) else None
-        event = self._network_event()
-        features = self.run_state.config.data.features if event is not None else (
+        event = self._columns_event  # the event the columns were drawn from
+        features = self.run_state.config.data.features if event is not None and self.run_state else (
             self.check.config.data.features if self.check.config else ())
         panel.set_inspector(describe(columns, where, point, event, features))
 
@@ -171,7 +172,7 @@ class NetworkViewMixin:
         else:
             values, regression = grid, (lo, hi) != (-1.0, 1.0)
         name = col.labels[i] if col.kind == "inputs" else f"{col.layer.name if col.layer else col.title} #{col.labels[i]}"
-        return np.asarray(values, np.float32), regression, f"neuron {name} ({col.activation or 'input'})"
+        return np.asarray(values, np.float32), regression, f"neuron {name} {col.activation or 'input'}"
 
     def on_network_view_selected(self, message: NetworkView.Selected) -> None:
         if self.closing_down:

@@ -43,6 +43,7 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from tui_trainer import mapview, network
+from tui_trainer.app.safe import literal
 from tui_trainer.config import FEATURE_LABELS, FEATURES, Config
 from tui_trainer.data import expand_features, grid_points
 from tui_trainer.errors import ConfigError
@@ -476,7 +477,10 @@ class NetworkView(ScrollView, can_focus=True):
         self.post_message(self.FeatureToggled(self.columns[0].keys[self.selected[1]]))
 
     def on_blur(self) -> None:
-        self._set_selected(None)
+        # Leaving the panel leaves the neuron, except for the predict box, which asks about it.
+        focused = self.screen.focused
+        if focused is None or focused.id != "predict-input":
+            self._set_selected(None)
 
     def _hit(self, event: events.MouseEvent) -> tuple[int, int] | None:
         layout = self.layout_info
@@ -526,7 +530,7 @@ class NetworkPanel(Vertical):
         title = self.query_one("#network-title", Static)
         if getattr(title, "text", None) != text:
             title.text = text
-            title.update(Text(text), layout=False)
+            title.update(literal(text), layout=False)  # layer and column names: user text
 
     def set_inspector(self, text: Text) -> None:
         self.query_one("#network-inspector", Static).update(text)
@@ -559,6 +563,15 @@ def describe(columns: list[Column], where: tuple[int, int], point: tuple[float, 
     out.append(f" · {col.activation}")
     if col.biases is not None:
         out.append(f" · bias {col.biases[i]:+.3f}")
+    # The value at the point before the weights: a 16-input neuron's weights may be cut at the bottom.
+    if event is not None and point is not None and col.layer is not None:
+        x = expand_features(np.array([point]), features)[0]
+        values = network.forward_point(event, x)
+        layer_index = next((k for k, layer in enumerate(event.layers) if layer is col.layer), len(values))
+        if layer_index < len(values):
+            out.append(f"\nat ({point[0]:g}, {point[1]:g}): {values[layer_index][i]:+.4f}")
+    elif point is None and col.weights is not None:
+        out.append("\nF4: type a point to see its value there")
     if col.weights is not None:
         sources = columns[c - 1].labels
         parts = [(sources[k], float(col.weights[k, i])) for k in range(len(sources))
@@ -569,12 +582,4 @@ def describe(columns: list[Column], where: tuple[int, int], point: tuple[float, 
             out.append(f"{w:+.2f}", "" if not w else ("#f59322" if w < 0 else "#0877bd"))
     else:
         out.append("\nno weights yet: F5 trains the network")
-    if event is not None and point is not None and col.layer is not None:
-        x = expand_features(np.array([point]), features)[0]
-        values = network.forward_point(event, x)
-        layer_index = event.layers.index(col.layer)
-        if layer_index < len(values):
-            out.append(f"\nat ({point[0]:g}, {point[1]:g}): {values[layer_index][i]:+.4f}")
-    elif point is None:
-        out.append("\nF4: type a point to see its value there")
     return out

@@ -155,7 +155,7 @@ class LossPlot(Vertical):
         val_x, val_y = _series(self._history, names[1], limit)
         self.points_drawn = len(train_x) + len(val_x)
         log = self.log_scale and all(v > 0 for v in train_y + val_y)
-        title = what + (" (log)" if log else "") + (" · last run; the form has changed" if self.stale else "")
+        title = what + (" (log)" if log else "") + (" · last run" if self.stale else "")
         if title != self._title:
             self._title = title
             self.query_one("#plot-title", Label).update(title, layout=False)
