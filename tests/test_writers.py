@@ -388,3 +388,24 @@ def test_network_event_as_json() -> None:
     assert (second["name"], second["type"], second["activation"], second["labels"]) == ("dense", "dense", "tanh", ["1"])
     assert second["weights"] == [[0.25], [-0.75]] and second["biases"] == [0.125] and second["grids"] == [[[0.5]]]
     assert to_json_dict(NetworkUpdated(epoch=0, layers=()))["image_shape"] is None
+
+
+def test_json_times_and_rounding() -> None:
+    from datetime import datetime
+
+    from tui_trainer.events import timestamp
+
+    # Seconds keep four decimals (a tenth of a millisecond), wherever they sit; other floats 6 digits.
+    quick = EpochEnded(epoch=1, epochs=1, loss=0.000123456789, acc=0.5, val_loss=0.25, val_acc=0.5,
+                       seconds=np.float64(0.000123456))
+    data = to_json_dict(quick)
+    assert data["seconds"] == 0.0001 and data["loss"] == pytest.approx(0.000123457, rel=1e-9)
+    done = to_json_dict(RunFinished(reason="completed", epochs_run=1, best_epoch=1, best_val_loss=0.25,
+                                    best_val_acc=0.5, final=quick, seconds=1.000123456))
+    assert done["seconds"] == 1.0001 and done["final"]["seconds"] == 0.0001
+    # Every event says when it happened (its own time), the final epoch inside run_finished does not.
+    assert data["time"] == timestamp(quick.time) and datetime.fromisoformat(data["time"]).tzinfo is not None
+    assert "time" not in done["final"] and "kind" not in done["final"] and done["final"]["epoch"] == 1
+    assert list(done)[:2] == ["kind", "time"] and done["kind"] == "run_finished"
+    assert to_json_dict(RunFinished(reason="stopped", epochs_run=0, best_epoch=0, best_val_loss=math.inf,
+                                    best_val_acc=None, final=None, seconds=0.5))["final"] is None
