@@ -120,7 +120,10 @@ async def _test_a_study_started_here_fills_in_live(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("TUI_TRAINER_RUNS", str(root))
     preset = tmp_path / "tiny-study.toml"
     preset.write_text('[[variants]]\nname = "narrow"\n[[variants]]\nname = "wide"\nmodel.hidden = [8, 8]\n')
-    config = circle(**{"train.epochs": 400, "train.batch_size": 50})
+    # Long enough (a few seconds per variant) that the view, which re-reads run folders about once a
+    # second, is sure to see each run part-way through, even on a fast, quiet machine.
+    epochs = 3000
+    config = circle(**{"train.epochs": epochs})
     app = create_app(config, preset_name=str(preset), threads=1)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f9")
@@ -134,9 +137,9 @@ async def _test_a_study_started_here_fills_in_live(tmp_path: Path, monkeypatch: 
             for key in screen.picked:
                 tail = screen.tails.get(key)
                 n = len(tail.curves.epochs) if tail else 0
-                if 0 < n < 400:
+                if 0 < n < epochs:
                     seen_partial.append(n)
-            return len(screen.picked) == 2 and all(len(screen.tails[k].curves.epochs) == 400 for k in screen.picked)
+            return len(screen.picked) == 2 and all(len(screen.tails[k].curves.epochs) == epochs for k in screen.picked)
 
         await wait_for(pilot, progress, timeout=240, what="both variants to finish")
         assert seen_partial, "the curves never showed a run in progress"
@@ -145,10 +148,10 @@ async def _test_a_study_started_here_fills_in_live(tmp_path: Path, monkeypatch: 
         assert screen.query_one("#compare-table", DataTable).row_count == 2
         folders = {p.name.rsplit("-", 1)[-1]: p for p in root.iterdir()}
         assert sorted(folders) == ["narrow", "wide"] and all("tiny-study" in p.name for p in folders.values())
-        # the form's config (circle, 400 epochs), with each variant's overrides on top
+        # the form's config (circle, 3000 epochs), with each variant's overrides on top
         narrow, wide = (presets.load_preset(str(folders[n] / "config.toml")) for n in ("narrow", "wide"))
         assert narrow.model.hidden == (3, 3) and wide.model.hidden == (8, 8)
-        assert narrow.train.epochs == wide.train.epochs == 400 and wide.data.dataset == "circle"
+        assert narrow.train.epochs == wide.train.epochs == epochs and wide.data.dataset == "circle"
 
 
 def test_a_preset_without_variants_says_so(runs_dir: Path) -> None:
