@@ -57,12 +57,11 @@ def run_engine(backend: str, epochs: int) -> tuple[float, float]:
     return median_epoch(times), accs[-1]
 
 
-def run_keras_fit(ds, epochs: int) -> tuple[float, float]:
+def textbook_keras_model():
+    """The textbook's 2-3-3-1 tanh net, compiled as the textbook does (MSE, SGD, sign accuracy)."""
     import keras
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    keras.utils.set_random_seed(0)
     model = keras.Sequential([
         keras.Input((2,)),
         keras.layers.Dense(3, activation="tanh"),
@@ -74,6 +73,16 @@ def run_keras_fit(ds, epochs: int) -> tuple[float, float]:
         return tf.reduce_mean(tf.cast(tf.equal(tf.sign(y_pred), y_true), tf.float32))
 
     model.compile(optimizer=keras.optimizers.SGD(LR), loss="mse", metrics=[sign_acc])
+    return model
+
+
+def run_keras_fit(ds, epochs: int) -> tuple[float, float]:
+    import keras
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    keras.utils.set_random_seed(0)
+    model = textbook_keras_model()
 
     class Timer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):

@@ -44,21 +44,12 @@ def circle_data():
 def run_keras(ds, epochs: int) -> tuple[float, float]:
     import keras
     import tensorflow as tf
+    from bench_loops import textbook_keras_model  # the same textbook model as the warm-epoch benchmark
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     keras.utils.set_random_seed(0)
     t0 = time.perf_counter()
-    model = keras.Sequential([
-        keras.Input((2,)),
-        keras.layers.Dense(3, activation="tanh"),
-        keras.layers.Dense(3, activation="tanh"),
-        keras.layers.Dense(1, activation="tanh"),
-    ])
-
-    def sign_acc(y_true, y_pred):
-        return tf.reduce_mean(tf.cast(tf.equal(tf.sign(y_pred), y_true), tf.float32))
-
-    model.compile(optimizer=keras.optimizers.SGD(LR), loss="mse", metrics=[sign_acc])
+    model = textbook_keras_model()
     hist = model.fit(ds.x_train, ds.y_train, batch_size=BATCH, epochs=epochs, verbose=0,
                      validation_data=(ds.x_val, ds.y_val))
     return time.perf_counter() - t0, float(hist.history["val_sign_acc"][-1])
