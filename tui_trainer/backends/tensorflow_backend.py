@@ -44,6 +44,8 @@ _OPTIMIZERS = {
     "adagrad": lambda lr: keras.optimizers.Adagrad(learning_rate=lr, initial_accumulator_value=0.1, epsilon=1e-7),
 }
 _EPS = 1e-7
+#: Validation sets up to this many rows are evaluated in one call (larger ones in slices).
+_EVAL_ROWS = 8192
 
 
 class TensorFlowBackend:
@@ -53,6 +55,8 @@ class TensorFlowBackend:
         self.model: keras.Model | None = None
         self._chunks: dict[int, int] = {}  # batch size -> batches per compiled call, once shrunk
         self._concrete: dict[str, object] = {}
+        #: (loss, outputs) of the validation pass run with the last epoch, until ``evaluate`` takes it.
+        self._validation: tuple[float, tf.Tensor] | None = None
         self._device = "/CPU:0"
 
     # -- build -------------------------------------------------------------------------------
@@ -119,15 +123,26 @@ class TensorFlowBackend:
         raise ValueError(f"unknown layer kind {spec.kind}")
 
     # -- compiled pieces ---------------------------------------------------------------------
+    def _mean_of_outputs(self, per_output):
+        """The mean over the output columns, per sample.
+
+        With one output column (every binary and most regression heads) that mean is the
+        value itself, bit for bit; squeezing instead of ``reduce_mean`` leaves out the ~25
+        shape ops its gradient adds to every batch of the compiled loop.
+        """
+        if per_output.shape[-1] == 1:
+            return tf.squeeze(per_output, axis=-1)
+        return tf.reduce_mean(per_output, axis=-1)
+
     def _per_sample_loss(self, y, out):
         head = self.head
         if head.loss == "mse":
-            return tf.reduce_mean(tf.square(out - y), axis=-1)
+            return self._mean_of_outputs(tf.square(out - y))
         if head.loss == "binary_crossentropy":
             if head.from_logits:
-                return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=out), axis=-1)
+                return self._mean_of_outputs(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=out))
             p = tf.clip_by_value(out, _EPS, 1.0 - _EPS)
-            return -tf.reduce_mean(y * tf.math.log(p) + (1.0 - y) * tf.math.log(1.0 - p), axis=-1)
+            return -self._mean_of_outputs(y * tf.math.log(p) + (1.0 - y) * tf.math.log(1.0 - p))
         labels = tf.cast(y, tf.int32)
         if head.from_logits:
             return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=out)
@@ -160,10 +175,7 @@ class TensorFlowBackend:
         optimizer = self.optimizer
         variables = model.trainable_variables
 
-        # autograph=False: the loop is an explicit tf.while_loop, so tracing skips autograph's
-        # source rewriting (~0.6 s of a playground run's first epoch).
-        @tf.function(reduce_retracing=True, autograph=False)
-        def train_chunk(x, y, order, start, stop, batch_size):
+        def train_loop(x, y, order, start, stop, batch_size):
             n = tf.shape(order)[0]
 
             def body(b, loss_sum, metric_sum):
@@ -185,17 +197,26 @@ class TensorFlowBackend:
                 lambda b, *_: b < stop, body, (start, tf.constant(0.0), tf.constant(0.0)))
             return loss_sum, metric_sum
 
+        # autograph=False: the loop is an explicit tf.while_loop, so tracing skips autograph's
+        # source rewriting (~0.6 s of a playground run's first epoch).
+        @tf.function(reduce_retracing=True, autograph=False)
+        def train_chunk(x, y, order, start, stop, batch_size):
+            return tf.stack(train_loop(x, y, order, start, stop, batch_size))
+
+        # A whole epoch in one chunk, then the validation pass, in one graph: one trace and one
+        # first-run instantiation per run instead of two, one call per epoch instead of two, and
+        # one copy of the three sums to the host.  The validation forward reads the weights the
+        # loop wrote: tf.function orders it after the loop (both touch the same variables).
+        @tf.function(reduce_retracing=True, autograph=False)
+        def train_epoch_and_evaluate(x, y, order, stop, batch_size, xv, yv):
+            loss_sum, metric_sum = train_loop(x, y, order, tf.constant(0), stop, batch_size)
+            out = model(xv, training=False)
+            return tf.stack([loss_sum, metric_sum, tf.reduce_sum(self._per_sample_loss(yv, out))]), out
+
         # One trace for every batch size (validation, map grid, predict box), not one per shape.
         @tf.function(input_signature=[tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)], autograph=False)
         def forward(x):
             return model(x, training=False)
-
-        # Every layer's output from one graph, for the network view (see ``activations``).
-        probe = keras.Model(model.inputs, [layer.output for layer in self._layers])
-
-        @tf.function(reduce_retracing=True, autograph=False)
-        def layer_outputs(x):
-            return probe(x, training=False)
 
         @tf.function(reduce_retracing=True, autograph=False)
         def loss_sum(y, out):
@@ -208,9 +229,10 @@ class TensorFlowBackend:
 
         self._evaluate_all = evaluate_all
         self._train_chunk = train_chunk
+        self._train_epoch_and_evaluate = train_epoch_and_evaluate
         self._forward = forward
         self._loss_sum = loss_sum
-        self._layer_outputs = layer_outputs
+        self._layer_outputs = None  # made on the first ``activations`` call: most runs never need it
 
     def _call(self, name: str, fn, *args):
         """``fn(*args)``, through its concrete function after the first call.
@@ -229,6 +251,7 @@ class TensorFlowBackend:
     # -- data and loops ------------------------------------------------------------------------
     def set_data(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> None:
         self._concrete = {}  # new shapes: traced again on first use
+        self._validation = None
         with tf.device(self._device):
             self._x = tf.constant(np.asarray(x_train, np.float32))
             self._y = tf.constant(self._targets(y_train))
@@ -250,28 +273,58 @@ class TensorFlowBackend:
         loss_total = 0.0
         metric_total = 0.0
         done = 0
+        self._validation = None
         with tf.device(self._device):
+            if n_batches <= per_chunk and int(self._yv.shape[0]) <= _EVAL_ROWS:
+                return self._epoch_in_one_call(order_t, n_batches, bs, should_stop, progress)
             start = 0
             while start < n_batches:
                 if should_stop():
                     return EpochStats(loss_total / max(done, 1), metric_total / max(done, 1), done, stopped=True)
                 stop = min(start + per_chunk, n_batches)
                 t0 = time.perf_counter()
-                ls, ms = self._call("train", self._train_chunk, self._x, self._y, order_t, tf.constant(start),
-                                    tf.constant(stop), bs)
-                loss_total += float(ls)
-                metric_total += float(ms)
+                sums = self._call("train", self._train_chunk, self._x, self._y, order_t, tf.constant(start),
+                                  tf.constant(stop), bs).numpy()
+                loss_total += float(sums[0])
+                metric_total += float(sums[1])
                 seconds = time.perf_counter() - t0
                 done = min(stop * batch_size, n)
                 if progress is not None:
                     progress(done)
-                if seconds > 2 * CHUNK_SECONDS and stop - start > 1:
-                    # A heavy net (a CNN on a CPU): smaller chunks, so stop requests and progress
-                    # are seen about every CHUNK_SECONDS. start/stop are tensors: no retracing.
-                    per_chunk = max(1, int((stop - start) * CHUNK_SECONDS / seconds))
-                    self._chunks[batch_size] = per_chunk
+                per_chunk = self._shrink_chunks(batch_size, per_chunk, stop - start, seconds)
                 start = stop
         return EpochStats(loss_total / n, metric_total / n, n)
+
+    def _epoch_in_one_call(self, order_t: tf.Tensor, n_batches: int, bs: tf.Tensor,
+                           should_stop: Callable[[], bool], progress: Callable[[int], None] | None) -> EpochStats:
+        """The whole epoch and its validation pass in one compiled call (playground-sized data).
+
+        ``evaluate`` then returns the validation numbers this call computed, with the
+        weights the epoch ended on, instead of calling into TensorFlow again.
+        """
+        if should_stop():
+            return EpochStats(0.0, 0.0, 0, stopped=True)
+        n = int(order_t.shape[0])
+        t0 = time.perf_counter()
+        sums, out = self._call("train+evaluate", self._train_epoch_and_evaluate, self._x, self._y, order_t,
+                               tf.constant(n_batches), bs, self._xv, self._yv)
+        sums = sums.numpy()
+        self._validation = (float(sums[2]) / max(int(self._yv.shape[0]), 1), out)
+        if progress is not None:
+            progress(n)
+        self._shrink_chunks(int(bs), n_batches, n_batches, time.perf_counter() - t0)
+        return EpochStats(float(sums[0]) / n, float(sums[1]) / n, n)
+
+    def _shrink_chunks(self, batch_size: int, per_chunk: int, ran: int, seconds: float) -> int:
+        """Batches per call from now on: fewer when ``ran`` batches took over 2 * CHUNK_SECONDS.
+
+        A heavy net (a CNN on a CPU) gets smaller chunks, so stop requests and progress are
+        seen about every CHUNK_SECONDS; start/stop are tensors, so nothing is traced again.
+        """
+        if seconds > 2 * CHUNK_SECONDS and ran > 1:
+            per_chunk = max(1, int(ran * CHUNK_SECONDS / seconds))
+            self._chunks[batch_size] = per_chunk
+        return per_chunk
 
     def _outputs(self, x) -> tf.Tensor:
         n = int(x.shape[0])
@@ -281,9 +334,12 @@ class TensorFlowBackend:
         return tf.concat([self._forward(x[i : i + step]) for i in range(0, n, step)], axis=0)
 
     def evaluate(self) -> tuple[float, np.ndarray]:
+        if self._validation is not None:  # computed with the epoch, on the weights it ended on
+            (loss, out), self._validation = self._validation, None
+            return loss, out.numpy()
         n = max(int(self._yv.shape[0]), 1)
         with tf.device(self._device):
-            if n <= 8192:
+            if n <= _EVAL_ROWS:
                 total, out = self._call("evaluate", self._evaluate_all, self._xv, self._yv)
                 return float(total) / n, out.numpy()
             out = self._outputs(self._xv)
@@ -295,6 +351,11 @@ class TensorFlowBackend:
             return self._outputs(tf.constant(np.asarray(x, np.float32))).numpy()
 
     def activations(self, x: np.ndarray) -> list[np.ndarray]:
+        if self._layer_outputs is None:
+            # Every layer's output from one graph, for the network view.
+            probe = keras.Model(self.model.inputs, [layer.output for layer in self._layers])
+            self._layer_outputs = tf.function(lambda x: probe(x, training=False), reduce_retracing=True,
+                                              autograph=False)
         with tf.device(self._device):
             outs = self._layer_outputs(tf.constant(np.asarray(x, np.float32)))
         outs = outs if isinstance(outs, list | tuple) else [outs]
