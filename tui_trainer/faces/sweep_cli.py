@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the database password: the file's first line")
     p.add_argument("--pruner", metavar="NAME[:K=V,...]", default=None,
                    help="median (default), percentile, hyperband, successive-halving, threshold or none; "
-                        "Optuna's arguments after a colon, e.g. median:n_startup_trials=2")
+                        "Optuna's arguments after a colon, e.g. median:n_startup_trials=2; median and percentile "
+                        "wait a tenth of the epochs (n_warmup_steps) unless told")
     p.add_argument("--sampler", metavar="NAME", default=None, help="tpe (default), random, cmaes or qmc")
     p.add_argument("--sampler-seed", type=int, metavar="N", default=None, help="seed the sampler (repeatable sweeps)")
     p.add_argument("--retries", type=int, metavar="N", default=1,
@@ -175,12 +176,14 @@ def run_sweep(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         return _fail("--jobs: give a number of worker processes >= 1")
     if args.save_best is not None:
-        from tui_trainer.core.presets import valid_name
+        from tui_trainer.core.presets import PRESET_SUFFIX, user_dir, valid_name
 
         try:
-            valid_name(args.save_best)
+            name = valid_name(args.save_best)
         except UserError as exc:
             return _fail(f"--save-best: {exc}")
+        if (user_dir() / f"{name}{PRESET_SUFFIX}").exists():  # said now, not after the sweep
+            return _fail(f"--save-best: preset {name} exists ({user_dir()}); choose another name or remove it")
     try:
         plan = _plan(args)
         ref = StorageRef.resolve(args.storage, args.runs_dir, args.storage_password_file)
@@ -377,7 +380,9 @@ class Supervisor:
 
             try:
                 config = best_config(view, self.plan.base)
-                path = save_preset(config, self.args.save_best, overwrite=True)
+                path = save_preset(config, self.args.save_best)
+            except FileExistsError as exc:
+                return _fail(f"--save-best: preset {self.args.save_best} was created meanwhile ({exc})", EXIT_FAILED)
             except (UserError, OSError) as exc:
                 return _fail(f"--save-best: {exc}", EXIT_FAILED)
             if not self.args.json:
@@ -452,8 +457,8 @@ def print_best(view: Any, *, as_json: bool = False, preset: str = "") -> None:
 
 def worker_main(verbose: bool) -> int:
     """One worker process: the job (plan and storage) on stdin, trials until the sweep has its count."""
-    from tui_trainer.faces.arguments import STOP_SIGNALS
     from tui_trainer.faces import quiet
+    from tui_trainer.faces.arguments import STOP_SIGNALS
     from tui_trainer.runs.sweep import StorageRef, SweepPlan, run_worker
 
     job = json.loads(sys.stdin.read())

@@ -133,7 +133,9 @@ def from_param(value: Any) -> Any:
 
 def _split_choices(text: str) -> list[str]:
     """``[3,3],[8,8],relu`` → ``["[3,3]", "[8,8]", "relu"]``: commas inside brackets stay."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         if char == "[":
             depth += 1
@@ -518,16 +520,24 @@ def open_storage(ref: StorageRef, heartbeat: int | None = None, retries: int = 1
     _quiet_optuna()
     if ref.journal is not None:
         return ref.open()
-    try:
-        kwargs: dict[str, Any] = {}
-        if heartbeat is not None:
-            kwargs = {"heartbeat_interval": heartbeat, "grace_period": 2 * heartbeat,
-                      "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(retries)}
-        if ref.url.startswith("sqlite"):
-            kwargs["engine_kwargs"] = {"connect_args": {"timeout": 30}}
-        return optuna.storages.RDBStorage(ref.url, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - any driver error: one masked line
-        raise UserError(f"--storage {ref.masked}: can't open it ({ref.scrub(_first_line(exc))})") from None
+    kwargs: dict[str, Any] = {}
+    if heartbeat is not None:
+        kwargs = {"heartbeat_interval": heartbeat, "grace_period": 2 * heartbeat,
+                  "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(retries)}
+    if ref.url.startswith("sqlite"):
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 30}}
+    for attempt in range(4):
+        try:
+            return optuna.storages.RDBStorage(ref.url, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - any driver error: one masked line
+            # Two machines meeting an empty database both create Optuna's tables; one loses that race
+            # ("duplicate key", "already exists") and simply finds them there a moment later.
+            text = str(exc).lower()
+            if attempt < 3 and ("duplicate" in text or "already exists" in text or "unique" in text):
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            raise UserError(f"--storage {ref.masked}: can't open it ({ref.scrub(_first_line(exc))})") from None
+    raise AssertionError("unreachable")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -549,14 +559,23 @@ def _quiet_optuna() -> None:
 
 # -- the study -----------------------------------------------------------------------------------
 
-def _pruner(text: str) -> Any:
+def _pruner(text: str, epochs: int = 0) -> Any:
+    """Optuna's pruner; the median and percentile pruners wait a tenth of the epochs unless told otherwise
+    (Optuna's default, no wait, prunes on the first epoch's noise)."""
     import optuna
 
     name, kwargs = parse_pruner(text)
+    if name in ("median", "percentile") and epochs >= 10:
+        kwargs.setdefault("n_warmup_steps", epochs // 10)
     try:
         return getattr(optuna.pruners, PRUNERS[name])(**kwargs)
     except (TypeError, ValueError) as exc:
         raise ConfigError("--pruner", f"{text}: {exc}") from None
+
+
+def _epochs(plan: SweepPlan) -> int:
+    epochs = plan.base.get("train", {}).get("epochs", 0)
+    return epochs if isinstance(epochs, int) else 0
 
 
 def _sampler(plan: SweepPlan) -> Any:
@@ -574,8 +593,11 @@ def create_or_join(plan: SweepPlan, storage: Any, ref: StorageRef) -> Any:
     import optuna
 
     try:
-        study = optuna.create_study(study_name=plan.study, storage=storage, direction=plan.direction,
-                                    sampler=_sampler(plan), pruner=_pruner(plan.pruner), load_if_exists=True)
+        direction = (optuna.study.StudyDirection.MINIMIZE if plan.direction == "minimize"
+                     else optuna.study.StudyDirection.MAXIMIZE)
+        study = optuna.create_study(study_name=plan.study, storage=storage, direction=direction,
+                                    sampler=_sampler(plan), pruner=_pruner(plan.pruner, _epochs(plan)),
+                                    load_if_exists=True)
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - the database said no: one masked line
@@ -659,7 +681,11 @@ def run_worker(plan: SweepPlan, ref: StorageRef, stop: threading.Event | None = 
     study = create_or_join(plan, storage, ref)
     result = WorkerResult()
     current: dict[str, Any] = {}
-    watcher = threading.Thread(target=lambda: (stop.wait(), _stop_current(current, study)), daemon=True)
+    def watch() -> None:
+        stop.wait()
+        _stop_current(current, study)
+
+    watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     if counted(study) >= plan.trials:
         return result
@@ -674,7 +700,7 @@ def run_worker(plan: SweepPlan, ref: StorageRef, stop: threading.Event | None = 
         result.trials.append(trial.number)
         return run_trial(plan, ref, study, trial, current, stop)
 
-    callbacks = [optuna.study.MaxTrialsCallback(plan.trials, states=tuple(
+    callbacks: list[Callable[[Any, Any], None]] = [optuna.study.MaxTrialsCallback(plan.trials, states=tuple(
         getattr(optuna.trial.TrialState, s) for s in COUNTED))]
     if on_trial is not None:
         callbacks.append(lambda s, t: on_trial(t))
