@@ -282,6 +282,7 @@ class TensorFlowBackend:
                 if should_stop():
                     return EpochStats(loss_total / max(done, 1), metric_total / max(done, 1), done, stopped=True)
                 stop = min(start + per_chunk, n_batches)
+                traced = "train" in self._concrete
                 t0 = time.perf_counter()
                 sums = self._call("train", self._train_chunk, self._x, self._y, order_t, tf.constant(start),
                                   tf.constant(stop), bs).numpy()
@@ -291,7 +292,8 @@ class TensorFlowBackend:
                 done = min(stop * batch_size, n)
                 if progress is not None:
                     progress(done)
-                per_chunk = self._shrink_chunks(batch_size, per_chunk, stop - start, seconds)
+                if traced:
+                    per_chunk = self._shrink_chunks(batch_size, per_chunk, stop - start, seconds)
                 start = stop
         return EpochStats(loss_total / n, metric_total / n, n)
 
@@ -305,6 +307,7 @@ class TensorFlowBackend:
         if should_stop():
             return EpochStats(0.0, 0.0, 0, stopped=True)
         n = int(order_t.shape[0])
+        traced = "train+evaluate" in self._concrete
         t0 = time.perf_counter()
         sums, out = self._call("train+evaluate", self._train_epoch_and_evaluate, self._x, self._y, order_t,
                                tf.constant(n_batches), bs, self._xv, self._yv)
@@ -312,7 +315,8 @@ class TensorFlowBackend:
         self._validation = (float(sums[2]) / max(int(self._yv.shape[0]), 1), out)
         if progress is not None:
             progress(n)
-        self._shrink_chunks(int(bs), n_batches, n_batches, time.perf_counter() - t0)
+        if traced:
+            self._shrink_chunks(int(bs), n_batches, n_batches, time.perf_counter() - t0)
         return EpochStats(float(sums[0]) / n, float(sums[1]) / n, n)
 
     def _shrink_chunks(self, batch_size: int, per_chunk: int, ran: int, seconds: float) -> int:
@@ -320,6 +324,9 @@ class TensorFlowBackend:
 
         A heavy net (a CNN on a CPU) gets smaller chunks, so stop requests and progress are
         seen about every CHUNK_SECONDS; start/stop are tensors, so nothing is traced again.
+        Only calls of an already traced function count: a first call's time is mostly tracing
+        and instantiating the graph (on a loaded machine it passed 0.5 s and cut a playground
+        epoch into three calls for the rest of the run).
         """
         if seconds > 2 * CHUNK_SECONDS and ran > 1:
             per_chunk = max(1, int(ran * CHUNK_SECONDS / seconds))
