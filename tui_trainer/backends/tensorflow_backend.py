@@ -174,6 +174,19 @@ class TensorFlowBackend:
         model = self.model
         optimizer = self.optimizer
         variables = model.trainable_variables
+        if self.opts.optimizer == "sgd":
+            # Plain SGD is Keras's own update, ``var -= grad * lr`` (same ops, same float32 numbers),
+            # without the optimizer's per-step bookkeeping (a step counter, learning-rate reads,
+            # identity ops): ~17 fewer ops per batch to trace and to run.
+            rate = tf.constant(self.opts.learning_rate, tf.float32)
+            tf_variables = [v.value for v in variables]  # the tf.Variables under Keras's, as Keras updates them
+
+            def apply(grads):
+                for grad, var in zip(grads, tf_variables, strict=True):
+                    var.assign_sub(grad * rate)
+        else:
+            def apply(grads):
+                optimizer.apply_gradients(zip(grads, variables, strict=True))
 
         def train_loop(x, y, order, start, stop, batch_size):
             n = tf.shape(order)[0]
@@ -189,7 +202,7 @@ class TensorFlowBackend:
                     per_sample = self._per_sample_loss(yb, out)
                     total = tf.reduce_mean(per_sample) + self._penalty()
                 grads = tape.gradient(total, variables)
-                optimizer.apply_gradients(zip(grads, variables, strict=True))
+                apply(grads)
                 return (b + 1, loss_sum + tf.reduce_sum(per_sample),
                         metric_sum + tf.reduce_sum(self._per_sample_metric(yb, out)))
 
