@@ -45,7 +45,7 @@ from tui_trainer.app.boundary import (
 from tui_trainer.app.compare_view import CompareMixin
 from tui_trainer.app.dialogs import ConfirmScreen, OpenPresetScreen, SavePresetScreen, SaveRequest, save_proposal
 from tui_trainer.app.footer import WrappingFooter
-from tui_trainer.app.forms import ConfigForm, FormCheck, check_form
+from tui_trainer.app.forms import CompactButton, ConfigForm, FormCheck, check_form
 from tui_trainer.app.keys import PLAYGROUND_ACTIONS, PLAYGROUND_BINDINGS, PlaygroundKeys
 from tui_trainer.app.messages import (
     BackendLoaded,
@@ -193,10 +193,10 @@ class TrainerApp(RemoteRuns, CompareMixin, PlaygroundKeys, NetworkViewMixin, App
         with Horizontal(id="body"):
             with Vertical(id="side"):
                 with Horizontal(id="run-buttons"):
-                    yield Button("Start", id="btn-start", compact=True, tooltip="F5")
-                    yield Button("Pause", id="btn-pause", compact=True, tooltip="F6")
-                    yield Button("Stop", id="btn-stop", compact=True, tooltip="F7")
-                    yield Button("Step", id="btn-step", compact=True, tooltip="F8")
+                    yield CompactButton("Start", id="btn-start", tooltip="F5")
+                    yield CompactButton("Pause", id="btn-pause", tooltip="F6")
+                    yield CompactButton("Stop", id="btn-stop", tooltip="F7")
+                    yield CompactButton("Step", id="btn-step", tooltip="F8")
                 yield ConfigForm(self.initial_config, id="form")
             with Vertical(id="main"):
                 yield Tabs(*(Tab(view.title(), id=f"tab-{view}") for view in VIEWS), id="view-tabs")

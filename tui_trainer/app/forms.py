@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Collapsible, Input, Label, Select, Static
+from textual.widgets._select import SelectCurrent, SelectOverlay
 
 from tui_trainer.app.safe import Literal
 from tui_trainer.core import config as cfgmod
@@ -171,8 +172,60 @@ def check_form(raw: dict[str, Any]) -> FormCheck:
 # -- widgets ---------------------------------------------------------------------------------
 
 
+#: Classes Textual's own reactives add to a compact widget (``compact``, a Button's default style,
+#: an Input's ``-valid``, a Select's ``-has-value``).  Each class added to a widget restyles it and
+#: its children, ~80 restyles before the app's first frame (half of them while the widget is built,
+#: half once it is mounted).  Here the classes are given with the widget and the reactives set
+#: without their watchers: the widgets look and behave exactly the same.
+COMPACT = "-textual-compact"
+
+
+def _compact(widget: Widget, reactive: Any, *classes: str) -> None:
+    widget.set_reactive(reactive, True)  # no watcher, no class toggling: the classes come next
+    widget.add_class(COMPACT, *classes, update=False)
+
+
+class CompactButton(Button):
+    """A compact Button, its classes given up front (see ``COMPACT``)."""
+
+    def __init__(self, label: str, *, classes: str = "", **kwargs: Any) -> None:
+        super().__init__(label, classes=f"{classes} -style-default".strip(), **kwargs)  # the not-flat style
+        _compact(self, Button.compact)
+
+
+class FormInput(Input):
+    """A compact Input without validators (so Textual would mark it ``-valid`` once mounted)."""
+
+    def __init__(self, value: str = "", *, classes: str = "", **kwargs: Any) -> None:
+        super().__init__(value, classes=f"{classes} -valid".strip(), **kwargs)  # before its value is checked
+        _compact(self, Input.compact)
+
+
+class FormSelect(Select[str]):
+    """A compact Select that is never blank, its parts' classes given up front (see ``COMPACT``)."""
+
+    def __init__(self, options: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(options, allow_blank=False, **kwargs)
+        _compact(self, Select.compact)
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            if isinstance(widget, SelectCurrent):
+                widget.set_reactive(SelectCurrent.has_value, True)
+                widget.add_class("-has-value", update=False)
+            elif isinstance(widget, SelectOverlay):
+                widget.add_class(COMPACT, update=False)  # its ``compact`` is bound to the Select's
+            yield widget
+
+
 class Flag(Checkbox):
-    """A checkbox whose box is empty when off, so its state reads without colour (NO_COLOR)."""
+    """A compact checkbox whose box is empty when off, so its state reads without colour (NO_COLOR)."""
+
+    def __init__(self, label: str, value: bool = False, **kwargs: Any) -> None:
+        super().__init__(label, **kwargs)
+        _compact(self, Checkbox.compact, *(("-on",) if value else ()))
+        if value:
+            self.set_reactive(Checkbox.value, True)
 
     def render(self) -> Any:
         self.BUTTON_INNER = "X" if self.value else " "
@@ -229,10 +282,9 @@ class LayerRow(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label(f"{self.index + 1:>2}", classes="layer-index")
-        yield Input(str(self._units), compact=True, classes="layer-units", tooltip="neurons in this layer")
-        yield Select([(a, a) for a in ACTIVATIONS], value=self._activation, allow_blank=False, compact=True,
-                     classes="layer-act")
-        yield Input(str(self._dropout), compact=True, classes="layer-drop", tooltip="dropout rate after this layer")
+        yield FormInput(str(self._units), classes="layer-units", tooltip="neurons in this layer")
+        yield FormSelect([(a, a) for a in ACTIVATIONS], value=self._activation, classes="layer-act")
+        yield FormInput(str(self._dropout), classes="layer-drop", tooltip="dropout rate after this layer")
 
     def values(self) -> tuple[Any, str, Any]:
         act = self.query_one(".layer-act", Select).value
@@ -249,7 +301,7 @@ class LayerRow(Horizontal):
 
 def _choice_select(key: str, value: str) -> Select[str]:
     choices = CHOICE_FIELDS[key][1]
-    return Select([(c, c) for c in choices], value=value, allow_blank=False, compact=True, id=f"in-{dom_id(key)}")
+    return FormSelect([(c, c) for c in choices], value=value, id=f"in-{dom_id(key)}")
 
 
 class ConfigForm(VerticalScroll):
@@ -268,7 +320,7 @@ class ConfigForm(VerticalScroll):
 
     # -- building ----------------------------------------------------------------------------
     def _text_row(self, key: str, value: Any) -> FieldRow:
-        return FieldRow(key, TEXT_FIELDS[key], Input(str(value), compact=True, id=f"in-{dom_id(key)}"))
+        return FieldRow(key, TEXT_FIELDS[key], FormInput(str(value), id=f"in-{dom_id(key)}"))
 
     def _choice_row(self, key: str, value: str) -> FieldRow:
         return FieldRow(key, CHOICE_FIELDS[key][0], _choice_select(key, value))
@@ -287,7 +339,7 @@ class ConfigForm(VerticalScroll):
                 yield Label("input features", id="features-label")
                 with Horizontal(id="features"):
                     for key in FEATURES:
-                        yield Flag(FEATURE_LABELS[key], key in d.features, compact=True, id=f"feat-{key}")
+                        yield Flag(FEATURE_LABELS[key], key in d.features, id=f"feat-{key}")
                 yield ErrorText()
         with Collapsible(title="Network", collapsed=False, id="sec-network"):
             yield Literal("", id="explicit-layers")
@@ -296,8 +348,8 @@ class ConfigForm(VerticalScroll):
                 with Vertical(id="layers"):
                     yield from self._layer_rows(cfg)
                 with Horizontal(id="layer-buttons"):
-                    yield Button("+ layer", id="add-layer", compact=True)
-                    yield Button("- layer", id="remove-layer", compact=True)
+                    yield CompactButton("+ layer", id="add-layer")
+                    yield CompactButton("- layer", id="remove-layer")
                 yield ErrorText()
             yield self._choice_row("model.output_activation", m.output_activation)
             yield self._choice_row("model.regularization", m.regularization)
@@ -313,8 +365,8 @@ class ConfigForm(VerticalScroll):
             yield self._text_row("train.patience", t.patience)
         yield ErrorText(id="form-error")
         with Horizontal(id="preset-buttons"):
-            yield Button("Save…", id="save-preset", compact=True, tooltip="save the form as a preset (ctrl+s)")
-            yield Button("Open…", id="open-preset", compact=True, tooltip="open a preset (ctrl+o)")
+            yield CompactButton("Save…", id="save-preset", tooltip="save the form as a preset (ctrl+s)")
+            yield CompactButton("Open…", id="open-preset", tooltip="open a preset (ctrl+o)")
 
     def _layer_rows(self, cfg: Config) -> list[LayerRow]:
         explicit = bool(cfg.model.layers)

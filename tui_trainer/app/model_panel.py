@@ -19,6 +19,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Static
 
+from tui_trainer.app.forms import FormInput
 from tui_trainer.app.safe import literal
 from tui_trainer.backends.base import summary_from_specs
 from tui_trainer.core.config import IMAGE_DATASETS, Config
@@ -98,7 +99,7 @@ class ModelPanel(Vertical):
         with VerticalScroll(id="model-scroll"):
             yield Static("", id="model-summary")
         yield Label("predict (x1, x2 then Enter):", id="predict-label")
-        yield Input(placeholder="e.g. 1.5, -2", compact=True, id="predict-input")
+        yield FormInput(placeholder="e.g. 1.5, -2", id="predict-input")
         yield Static("", id="predict-result")
 
     def show_summary(self, summary: ModelSummary | str, *, title: str, notes: tuple[str, ...] = ()) -> None:

@@ -79,8 +79,8 @@ class LossPlot(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="plot-toggles"):
             yield Label("", id="plot-title")
-            yield Flag("acc", id="plot-acc", compact=True, tooltip="plot accuracy (MAE for regression)")
-            yield Flag("log", id="plot-log", compact=True, tooltip="logarithmic y axis")
+            yield Flag("acc", id="plot-acc", tooltip="plot accuracy (MAE for regression)")
+            yield Flag("log", id="plot-log", tooltip="logarithmic y axis")
         plot = PlotextPlot(id="plot")
         # No plotext background: the widget's own shows through, and the ANSI text Textual has
         # to parse on every redraw is a third as long.
