@@ -42,7 +42,7 @@ from tui_trainer.app.boundary import (
     map_points,
     map_shape,
 )
-from tui_trainer.app.compare_view import CompareMixin
+from tui_trainer.app.compare_mixin import CompareMixin
 from tui_trainer.app.dialogs import ConfirmScreen, OpenPresetScreen, SavePresetScreen, SaveRequest, save_proposal
 from tui_trainer.app.footer import WrappingFooter
 from tui_trainer.app.forms import CompactButton, ConfigForm, FormCheck, check_form
@@ -78,7 +78,6 @@ from tui_trainer.core.errors import UserError
 from tui_trainer.core.textsafe import printable
 from tui_trainer.data.datasets import Dataset, load_dataset
 from tui_trainer.engine.session import Session
-from tui_trainer.runs.launch import store_exporter
 
 #: Name prefix of the threads that import a framework (daemon threads; see ``_import_backend``).
 IMPORT_THREAD_PREFIX = "tui-trainer-import-"
@@ -590,6 +589,8 @@ class TrainerApp(RemoteRuns, CompareMixin, PlaygroundKeys, NetworkViewMixin, App
     @work(thread=True, exit_on_error=False, group="train")
     def _train(self, run: RunState) -> None:
         """Runs the engine; every event goes to the UI as a message, nothing else crosses."""
+        from tui_trainer.runs.launch import store_exporter  # the recorder's imports wait for a run
+
         worker = get_current_worker()
         courier = Courier(run.run_id, self.post_message, lambda: run.control.paused)
         try:  # every run is recorded in the runs folder (tui-trainer runs lists it)

@@ -272,16 +272,3 @@ class CompareScreen(Screen[None]):
             self._study_tmp.cleanup()
             self._study_tmp = None
         self.status(f"study {self.study}: " + (f"failed: {message}" if message else "done"))
-
-
-class CompareMixin:
-    """What ``TrainerApp`` gets for the comparison view (it supplies the rest of ``self``)."""
-
-    def action_compare(self) -> None:
-        from tui_trainer.runs.store import runs_root
-
-        if isinstance(self.screen, CompareScreen):
-            return
-        config = getattr(self, "check", None)
-        self.push_screen(CompareScreen(runs_root(), preset=getattr(self, "preset_name", None),
-                                       base_config=getattr(config, "config", None)))

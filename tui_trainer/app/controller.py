@@ -40,7 +40,6 @@ from tui_trainer.core.events import (
     RunStarted,
 )
 from tui_trainer.runs.client import RemoteControl, RemoteSession, RunClient, replay
-from tui_trainer.runs.server import socket_path
 from tui_trainer.runs.store import create_run_folder, load_run, runs_root
 
 #: Seconds to wait for a warm worker's framework import (TensorFlow on a busy box can take long).
@@ -202,6 +201,10 @@ class RemoteFollower:
     def follow(self, folder: Path, live: bool) -> None:
         """Attach: connect (if live), replay the log, then go live (blocking, from a thread)."""
         if live:
+            # Here, not at the top: the server side (run export, TensorBoard writer) is not the
+            # app's, and its import cost the first frame ~40 ms.
+            from tui_trainer.runs.server import socket_path
+
             self._held = []
             try:
                 client = RunClient(socket_path(folder), self.on_event, on_control=self.run.control.update,
