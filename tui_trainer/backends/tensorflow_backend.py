@@ -134,6 +134,11 @@ class TensorFlowBackend:
             return tf.squeeze(per_output, axis=-1)
         return tf.reduce_mean(per_output, axis=-1)
 
+    @staticmethod
+    def _first_column(t):
+        """``t[:, 0]``; a squeeze when that is the only column (one op instead of four)."""
+        return tf.squeeze(t, axis=-1) if t.shape[-1] == 1 else t[:, 0]
+
     def _per_sample_loss(self, y, out):
         head = self.head
         if head.loss == "mse":
@@ -152,12 +157,12 @@ class TensorFlowBackend:
     def _per_sample_metric(self, y, out):
         head = self.head
         if head.metric == "mae":
-            return tf.reduce_mean(tf.abs(out - y), axis=-1)
+            return self._mean_of_outputs(tf.abs(out - y))
         if head.metric == "argmax":
             return tf.cast(tf.equal(tf.argmax(out, axis=1, output_type=tf.int32), tf.cast(y, tf.int32)), tf.float32)
         label_cut = 0.5 if head.loss == "binary_crossentropy" else 0.0
-        pred = out[:, 0] >= head.threshold
-        true = y[:, 0] > label_cut
+        pred = self._first_column(out) >= head.threshold
+        true = self._first_column(y) > label_cut
         return tf.cast(tf.equal(pred, true), tf.float32)
 
     def _penalty(self):
@@ -188,6 +193,8 @@ class TensorFlowBackend:
             def apply(grads):
                 optimizer.apply_gradients(zip(grads, variables, strict=True))
 
+        penalized = bool(self._penalized) and self.opts.reg_rate > 0
+
         def train_loop(x, y, order, start, stop, batch_size):
             n = tf.shape(order)[0]
 
@@ -200,8 +207,16 @@ class TensorFlowBackend:
                 with tf.GradientTape() as tape:
                     out = model(xb, training=True)
                     per_sample = self._per_sample_loss(yb, out)
-                    total = tf.reduce_mean(per_sample) + self._penalty()
-                grads = tape.gradient(total, variables)
+                    if penalized:
+                        total = tf.reduce_mean(per_sample) + self._penalty()
+                if penalized:
+                    grads = tape.gradient(total, variables)
+                else:
+                    # The batch mean's gradient, 1/n for every sample, given straight to the tape:
+                    # the same float32 1/n that ``reduce_mean``'s gradient divides out, without the
+                    # ~25 dynamic-shape ops it builds for every batch of the loop.
+                    share = 1.0 / tf.cast(tf.shape(per_sample)[0], tf.float32)
+                    grads = tape.gradient(per_sample, variables, output_gradients=tf.fill(tf.shape(per_sample), share))
                 apply(grads)
                 return (b + 1, loss_sum + tf.reduce_sum(per_sample),
                         metric_sum + tf.reduce_sum(self._per_sample_metric(yb, out)))
