@@ -80,11 +80,7 @@ def build_specs(cfg: Config, input_shape: tuple[int, ...], n_outputs: int, task:
     if cfg.model.layers:
         for i, layer in enumerate(cfg.model.layers):
             raw.append((
-                LayerSpec(
-                    kind=layer.type, units=layer.units, activation=layer.activation, rate=layer.rate,
-                    filters=layer.filters, kernel=layer.kernel, stride=layer.stride, padding=layer.padding,
-                    size=layer.size, regularize=reg and layer.type in ("dense", "conv2d"),
-                ),
+                LayerSpec(kind=layer.type, **layer.options(), regularize=reg and layer.type in ("dense", "conv2d")),
                 f"model.layers[{i}]",
             ))
     else:
