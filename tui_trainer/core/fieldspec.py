@@ -26,7 +26,7 @@ from typing import Any, Literal
 import msgspec
 import msgspec.inspect as mi
 
-from tui_trainer.errors import ConfigError, choice_error, did_you_mean
+from tui_trainer.core.errors import ConfigError, choice_error, did_you_mean
 
 #: Keywords of ``about`` that are msgspec constraints; the rest describe the field for people.
 _CONSTRAINTS = ("gt", "ge", "lt", "le", "min_length", "max_length")
