@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 
-from tui_trainer.core.fieldspec import Field, Section, about, check_keys, decode, describe
 from tui_trainer.core.errors import ConfigError, choice_error
+from tui_trainer.core.fieldspec import Field, Section, about, check_keys, decode, describe
 
 # -- the choices ----------------------------------------------------------------------------
 
@@ -89,7 +89,7 @@ class DataConfig(msgspec.Struct, **_STRICT):
     label_column: Annotated[str, about("the label column of a data file")] = "label"
 
 
-class _LayerKinds(type(msgspec.Struct)):  # type: ignore[misc]
+class _LayerKinds(msgspec.StructMeta):
     """Lets ``LayerConfig("dense", units=8)`` build the kind its first argument names."""
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
@@ -109,7 +109,7 @@ class LayerConfig(msgspec.Struct, metaclass=_LayerKinds, tag_field="type", **_ST
         return str(self.__struct_config__.tag)
 
     def to_dict(self) -> dict[str, Any]:
-        return msgspec.to_builtins(self)  # type: ignore[no-any-return]
+        return msgspec.to_builtins(self)
 
     def options(self) -> dict[str, Any]:
         """The layer's own keys and values (the layer spec takes its defaults for the rest)."""

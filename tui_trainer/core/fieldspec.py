@@ -253,7 +253,8 @@ def explain(exc: msgspec.ValidationError, data: Any, t: mi.Type) -> ConfigError:
     """msgspec's error as the user's one line: follow its path to the value and its description."""
     text = str(exc)
     path = text.rpartition(" - at `$")[2].rstrip("`") if " - at `$" in text else ""
-    name, value, extra = "", data, {}
+    name, value = "", data
+    extra: dict[str, Any] = {}
     for key, index in _PATH_PART.findall(path):
         t, own = _unwrap(t)
         extra = {**extra, **own}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tui_trainer.core.config import Config, LayerConfig, resolve_output_activation
+from tui_trainer.core.config import Config, resolve_output_activation
 from tui_trainer.core.errors import ConfigError
 
 
@@ -45,8 +45,8 @@ def _conv_out(n: int, kernel: int, stride: int, padding: str) -> int:
     return (n - kernel) // stride + 1
 
 
-def _shape_after(spec: LayerConfig | LayerSpec, shape: tuple[int, ...], where: str) -> tuple[int, ...]:
-    kind = spec.type if isinstance(spec, LayerConfig) else spec.kind
+def _shape_after(spec: LayerSpec, shape: tuple[int, ...], where: str) -> tuple[int, ...]:
+    kind = spec.kind
     if kind == "dense":
         if len(shape) != 1:
             raise ConfigError(where, f"a dense layer needs flat input but gets shape {shape}; add {{type = \"flatten\"}} first")
