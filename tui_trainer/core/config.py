@@ -149,11 +149,11 @@ class ModelConfig(msgspec.Struct, **_STRICT):
     hidden: Annotated[tuple[Annotated[int, msgspec.Meta(ge=1)], ...], about(
         "widths of the hidden layers (any number of layers)", "units", widget="layers")] = (3, 3)
     activation: Annotated[tuple[Activation, ...], about(
-        "one value, or one per hidden layer", "activation", widget="layers", each="tanh")] = ("tanh", "tanh")
+        "activation of the hidden layers", "activation", widget="layers", each="tanh")] = ("tanh", "tanh")
     output_activation: Annotated[OutputActivation, about("the output layer's activation; auto suits the task",
                                                          "output")] = "tanh"
     dropout: Annotated[tuple[Annotated[float, msgspec.Meta(ge=0.0, lt=1.0)], ...], about(
-        "after each hidden layer; one value or one per layer", "drop", widget="layers", each=0.0)] = (0.0, 0.0)
+        "dropout rate after each hidden layer", "drop", widget="layers", each=0.0)] = (0.0, 0.0)
     regularization: Annotated[Regularization, about(
         "weight penalty on kernels (the loss shown excludes it)", "regularize")] = "none"
     reg_rate: Annotated[float, about("strength of the weight penalty", "reg. rate", ge=0.0)] = 0.0

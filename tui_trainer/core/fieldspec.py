@@ -125,7 +125,8 @@ def allowed_text(t: mi.Type) -> str:
     if isinstance(t, mi.StrType):
         return "text"
     if isinstance(t, mi.VarTupleType | mi.ListType):
-        return "a list of " + allowed_text(t.item_type).removeprefix("one of ")
+        least = "non-empty " if t.min_length == 1 else ""
+        return f"a {least}list of " + allowed_text(t.item_type).removeprefix("one of ").replace("a whole number", "whole numbers")
     if isinstance(t, mi.UnionType):
         return "tables: " + ", ".join(str(s.tag) for s in t.types if isinstance(s, mi.StructType))
     return ""
