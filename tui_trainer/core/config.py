@@ -4,6 +4,12 @@ A config is plain data: it comes from TOML presets, ``--set`` overrides and the
 app's forms, and it is validated here, in one place, so that every face reports
 the same clear message for the same mistake.  Defaults are the textbook
 ``circle`` recipe, so a partial preset reads as "the classic model, except ...".
+
+Each field is described once, below, as an annotated field of a msgspec Struct
+(type, default, constraints, help, label, unit). msgspec validates against it;
+``core.fieldspec`` reads the same declarations for the messages, the form, the
+CLI and the README table (``FIELDS``, ``SECTIONS``). Rules that tie fields
+together are the few small functions after the Structs.
 """
 
 from __future__ import annotations
@@ -438,7 +444,7 @@ def parse_set(item: str) -> tuple[str, Any]:
 def check_set_key(key: str, where: str = "--set") -> str:
     """A dotted override key (``train.epochs``) checked against the config's fields."""
     parts = key.split(".")
-    if len(parts) == 1 and parts[0] == "description":
+    if len(parts) == 1 and key in {f.key for f in TOP_FIELDS}:
         return key
     if len(parts) != 2:
         raise ConfigError(where, f"{key!r} must be section.key with section one of {', '.join(SECTIONS)}")
