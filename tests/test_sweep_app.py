@@ -21,9 +21,9 @@ from textual.widgets import DataTable, Input, Label, OptionList, TextArea
 
 from tests.conftest import REPO
 from tests.test_app import wait_for
-from tui_trainer import presets
 from tui_trainer.app import create_app
 from tui_trainer.app.sweep_view import StudyPicker, SweepScreen
+from tui_trainer.core import presets
 
 optuna = pytest.importorskip("optuna")
 
@@ -300,7 +300,7 @@ def test_first_frame_imports_no_optuna() -> None:
     code = textwrap.dedent("""
         import asyncio, sys
         from tui_trainer.app import create_app
-        from tui_trainer.presets import load_preset
+        from tui_trainer.core.presets import load_preset
 
         async def main():
             app = create_app(load_preset("circle"), preset_name="circle", threads=1)

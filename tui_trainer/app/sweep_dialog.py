@@ -28,9 +28,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from tui_trainer import presets
 from tui_trainer.app.safe import Literal, literal
-from tui_trainer.config import Config
+from tui_trainer.core import presets
+from tui_trainer.core.config import Config
 
 #: The most worker processes the dialog lets one box start.
 MAX_JOBS = 64

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui_trainer.comparison import RunTail
+from tui_trainer.runs.comparison import RunTail
 
 #: Optuna's trial states as the view names them (``FAIL`` reads ``failed``).
 STATE_NAMES = {"RUNNING": "running", "COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed",
@@ -88,7 +88,7 @@ def is_url(storage: str) -> bool:
 
 def default_storage(runs_dir: str | None = None) -> str:
     """The journal file that ``tui-trainer sweep`` uses when given no ``--storage``."""
-    from tui_trainer.runstore import runs_root
+    from tui_trainer.runs.store import runs_root
 
     return str(runs_root(runs_dir) / "sweeps.journal")
 

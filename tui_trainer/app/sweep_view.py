@@ -44,7 +44,7 @@ from tui_trainer.app.sweep_reader import (
     default_storage,
     mask_storage,
 )
-from tui_trainer.runstore import runs_root
+from tui_trainer.runs.store import runs_root
 
 if TYPE_CHECKING:  # the dialog (and its TextArea) is imported when it is first opened
     from tui_trainer.app.sweep_dialog import SweepLaunch, SweepRequest
