@@ -138,7 +138,7 @@ async def _test_trials_fill_in_live(runs_dir: Path) -> None:
         # Newest first; the best (#1, val_loss 0.1) is starred; user text is shown as written.
         assert [r[:3] for r in rows] == [["2", "running", "-"], ["★1", "complete", "0.1"], ["0", "complete", "0.3"]]
         assert rows[1][4:] == ["[red]x[/]", "0.1"]
-        assert "sweep circle-[b]sweep[/b] · minimize val_loss · 3 trials: 1 running, 2 complete" in label(
+        assert "circle-[b]sweep[/b] (minimize val_loss) · 3 trials: 1 running, 2 complete" in label(
             screen, "#sweep-title")
         assert "best so far ★ #1: val_loss 0.1 · model.activation=[red]x[/] train.learning_rate=0.1" in label(
             screen, "#sweep-best")
@@ -231,7 +231,7 @@ async def _test_no_sweeps_yet(runs_dir: Path) -> None:
     app = sweep_app()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_view(pilot)
-        await wait_for(pilot, lambda: "no sweeps yet" in label(screen, "#sweep-title"), what="the empty note")
+        await wait_for(pilot, lambda: "no sweeps in " in label(screen, "#sweep-title"), what="the empty note")
         assert "n starts one from the form" in label(screen, "#sweep-title")
         await pilot.press("escape")
         assert not isinstance(app.screen, SweepScreen)
@@ -320,3 +320,42 @@ def test_first_frame_imports_no_optuna() -> None:
                        env={**os.environ, "TUI_TRAINER_RUNS": str(REPO / "no-such-runs-folder")})
     assert r.returncode == 0, r.stderr[-3000:]
     assert "first frame: False" in r.stdout and "sweep view: True" in r.stdout
+
+
+# -- screenshots -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def finished_sweep(runs_dir: Path) -> Path:
+    """A finished study (complete, pruned and failed trials) with fixed values and zero-second trials."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    sweep = Sweep(runs_dir, "circle-sweep")
+    dists = {"train.learning_rate": FloatDistribution(1e-3, 0.3, log=True),
+             "model.hidden": CategoricalDistribution(["[2,2]", "[3,3]", "[6,6]"])}
+    plan = [(0.01, "[2,2]", TrialState.COMPLETE, 0.31), (0.12, "[6,6]", TrialState.COMPLETE, 0.042),
+            (0.002, "[3,3]", TrialState.PRUNED, None), (0.05, "[3,3]", TrialState.FAIL, None),
+            (0.08, "[6,6]", TrialState.COMPLETE, 0.09)]
+    for i, (lr, hidden, state, value) in enumerate(plan):
+        losses = [0.7 * (0.8 ** e) + (value or 0.5) for e in range(30 if state == TrialState.COMPLETE else 4)]
+        folder = run_folder(runs_dir, f"20260102-10000{i}-circle", lr, losses)
+        sweep.study.add_trial(create_trial(
+            state=state, value=value, params={"train.learning_rate": lr, "model.hidden": hidden}, distributions=dists,
+            user_attrs={"run_id": folder.name, "run_dir": str(folder)},
+            intermediate_values={3: losses[3]} if state == TrialState.PRUNED else None))
+    return runs_dir
+
+
+async def settle_view(pilot) -> None:
+    screen = await open_view(pilot)
+    await wait_for(pilot, lambda: len(cells(screen)) == 5 and 1 in screen.curves, what="the finished sweep")
+    await pilot.pause(0.3)
+
+
+def test_sweep_view_at_120x40(snap_compare, finished_sweep: Path) -> None:
+    assert snap_compare(sweep_app(), terminal_size=(120, 40), run_before=settle_view)
+
+
+def test_sweep_view_at_80x24(snap_compare, finished_sweep: Path) -> None:
+    assert snap_compare(sweep_app(), terminal_size=(80, 24), run_before=settle_view)

@@ -3,7 +3,7 @@
 The dialog asks for the parameters to search (one ``FIELD=SPEC`` a line, as
 ``--param`` takes them), the number of trials, the worker processes and the
 metric; it proposes a search around what the form holds.  The form's config
-is saved as a preset in a folder under the runs folder (``.sweeps/STUDY/``)
+is saved as a preset in a folder under the runs folder (``.sweeps/app/STUDY/``)
 and ``tui-trainer sweep --preset`` runs on it, detached: its own session, no
 terminal, everything it prints in ``sweep.log`` beside that preset, so it
 goes on if the app is closed and nothing reaches the screen.  The sweep
@@ -135,7 +135,7 @@ def sweep_command(request: SweepRequest, preset: Path, runs_dir: Path, storage: 
 def launch_sweep(request: SweepRequest, cfg: Config, preset_name: str | None, runs_dir: Path,
                  storage: str, default_storage: str) -> SweepLaunch:
     """Save the form as a preset and start the sweep on it, detached, its output in a log file."""
-    folder = runs_dir / ".sweeps" / re.sub(r"[^A-Za-z0-9_.-]+", "-", request.study)
+    folder = runs_dir / ".sweeps" / "app" / re.sub(r"[^A-Za-z0-9_.-]+", "-", request.study)
     folder.mkdir(parents=True, exist_ok=True)
     label = Path(preset_name).stem if preset_name and preset_name.endswith(".toml") else (preset_name or "form")
     preset = folder / f"{re.sub(r'[^A-Za-z0-9_-]+', '-', label).strip('-') or 'form'}.toml"  # names the runs
@@ -157,7 +157,8 @@ class SweepDialog(ModalScreen[SweepRequest | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     SweepDialog #sweep-params { height: 5; margin-bottom: 1; }
-    SweepDialog .sweep-row { height: 1; margin-bottom: 1; }
+    SweepDialog .sweep-row { height: 1; }
+    SweepDialog #sweep-error { margin-top: 1; }
     SweepDialog .sweep-row Label { width: 8; }
     SweepDialog .sweep-row Input { width: 10; margin: 0 2 0 0; }
     SweepDialog #sweep-metric { width: 16; }
@@ -175,8 +176,7 @@ class SweepDialog(ModalScreen[SweepRequest | None]):
         metrics = [("val_loss", "val_loss")] + ([] if self.cfg.task == "regression" else [("val_acc", "val_acc")])
         with Vertical(classes="dialog dialog-wide"):
             yield Label("Sweep: search hyperparameters around the form's config", classes="dialog-title")
-            yield Static("parameters, one FIELD=SPEC a line (log:a..b, float:a..b, int:a..b, choice:x,y):",
-                         classes="dialog-note")
+            yield Static("one FIELD=SPEC a line: log:a..b float:a..b int:a..b choice:x,y", classes="dialog-note")
             yield TextArea("\n".join(proposed_params(self.cfg)), id="sweep-params", soft_wrap=False,
                            show_line_numbers=False)
             with Horizontal(classes="sweep-row"):

@@ -90,7 +90,7 @@ def default_storage(runs_dir: str | None = None) -> str:
     """The journal file that ``tui-trainer sweep`` uses when given no ``--storage``."""
     from tui_trainer.runs.store import runs_root
 
-    return str(runs_root(runs_dir) / "sweeps.journal")
+    return str(runs_root(runs_dir) / ".sweeps" / "journal.log")
 
 
 class StudyMissing(LookupError):
@@ -126,7 +126,7 @@ def open_storage(storage: str) -> Any:
 
     path = Path(storage).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no sweep has been run with this storage yet")
+        raise FileNotFoundError(2, "no sweeps in this storage yet", str(path))
     return JournalStorage(JournalFileBackend(str(path)))
 
 

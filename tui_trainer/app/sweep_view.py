@@ -200,6 +200,7 @@ class SweepScreen(Screen[Path | None]):
         table.focus()
         self._update_title()
         self._draw_chart()
+        self._update_best()
         self.show_status("")
         self._follow()
         self.set_interval(self.poll, self._tick)
@@ -229,7 +230,7 @@ class SweepScreen(Screen[Path | None]):
                         self.post_message(SweepPolled(found))
             except FileNotFoundError as exc:
                 reader = None  # the sweep that creates it may be starting: look again next time
-                self.post_message(SweepProblem(f"no sweeps yet ({exc.filename or exc}) · n starts one from the form"))
+                self.post_message(SweepProblem(f"no sweeps in {exc.filename or storage} yet · n starts one from the form"))
             except StudyMissing:
                 self.post_message(SweepProblem(f"waiting for sweep {study} to appear in the storage…"))
             except Exception as exc:  # noqa: BLE001 - a storage that fails is said, and tried again
@@ -293,7 +294,8 @@ class SweepScreen(Screen[Path | None]):
             self.action_pick_study()
 
     def on_sweep_problem(self, message: SweepProblem) -> None:
-        self.problem = message.text
+        if not self._launch_failed():
+            self.problem = message.text
         self._update_title()
 
     def _add_params(self, table: DataTable, rows: tuple[TrialRow, ...]) -> None:
@@ -350,8 +352,11 @@ class SweepScreen(Screen[Path | None]):
             curve = self.curves[best]
             plt.plot(list(curve.epochs), list(curve.values), marker="*" if plain else "dot", label=f"best #{best}",
                      color=None if plain else "white")
-        if self.curves:
-            plt.title(f"{metric} per epoch: running trials" + (", best dotted" if best in self.curves else ""))
+        if running:
+            plt.title(f"{metric} per epoch: {len(running)} running" + (f", best #{best} dotted" if best in self.curves
+                                                                      else ""))
+        elif best in self.curves:
+            plt.title(f"{metric} per epoch of the best trial, #{best} (none running)")
         else:
             plt.title(f"{metric} per epoch of the running trials and the best (none yet)")
         plt.xlabel("epoch")
@@ -369,7 +374,7 @@ class SweepScreen(Screen[Path | None]):
             counts[row.state] = counts.get(row.state, 0) + 1
         states = ", ".join(f"{counts[s]} {s}" for s in ("running", "complete", "pruned", "failed", "waiting")
                            if counts.get(s))
-        line = f"sweep {info.name} · {info.direction} {info.metric} · {info.trials} trials" + (
+        line = f"{info.name} ({info.direction} {info.metric}) · {info.trials} trials" + (
             f": {states}" if states else "")
         if self.problem:
             line += f" · {self.problem}"
@@ -397,6 +402,18 @@ class SweepScreen(Screen[Path | None]):
     def _tick(self) -> None:
         """Once a second: the started sweep's process state (its end, or why it failed)."""
         self.show_status("")
+        if self._launch_failed():
+            self._update_title()
+
+    def _launch_failed(self) -> bool:
+        """The sweep started here for this study ended before the study existed (a bad spec, say):
+        its reason replaces "waiting for the study"."""
+        launch = getattr(self.app, "sweep_launch", None)
+        if (launch is None or launch.study != self.study or self.info is not None
+                or launch.process.poll() in (None, 0)):
+            return False
+        self.problem = launch.describe()
+        return True
 
     # -- actions ------------------------------------------------------------------------------------
     def follow(self, study: str, storage: str | None = None) -> None:
