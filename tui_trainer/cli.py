@@ -43,6 +43,8 @@ examples:
   tui-trainer --preset spiral --detach          train in the background, print the run id
   tui-trainer runs                              list recorded runs (runs rm RUN, runs prune)
   tui-trainer attach [RUN]                      open the app on a run (default: the newest going)
+  tui-trainer sweep --param train.learning_rate=log:0.001..0.3 --trials 20 --jobs 2
+                                                search hyperparameters with Optuna (sweep show STUDY)
 
 exit codes:
   0 success, 1 --min-val-acc/--max-val-loss missed, 2 bad input,
@@ -195,6 +197,10 @@ def _main(argv: list[str] | None = None) -> int:
         from tui_trainer.faces.compare import main as compare_main
 
         return compare_main(argv[1:])
+    if argv and argv[0] == "sweep":
+        from tui_trainer.faces import sweep_cli
+
+        return sweep_cli.main(argv[1:])
     if argv and argv[0] in ("runs", "attach"):
         from tui_trainer.faces import runs_cli
 
