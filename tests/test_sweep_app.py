@@ -137,10 +137,10 @@ async def _test_trials_fill_in_live(runs_dir: Path) -> None:
         rows = cells(screen)
         # Newest first; the best (#1, val_loss 0.1) is starred; user text is shown as written.
         assert [r[:3] for r in rows] == [["2", "running", "-"], ["★1", "complete", "0.1"], ["0", "complete", "0.3"]]
-        assert rows[1][4:] == ["[red]x[/]", "0.1"]
+        assert rows[1][4:] == ["[red]x[/]", "0.1", ""]
         assert "circle-[b]sweep[/b] (minimize val_loss) · 3 trials: 1 running, 2 complete" in label(
             screen, "#sweep-title")
-        assert "best so far ★ #1: val_loss 0.1 · model.activation=[red]x[/] train.learning_rate=0.1" in label(
+        assert "best so far ★ #1: val_loss 0.1 · learning_rate=0.1 activation=[red]x[/]" in label(
             screen, "#sweep-best")
         # The running trial's curve and the best one's, as read from their run folders.
         assert sorted(screen.curves) == [1, 2]
@@ -159,8 +159,10 @@ async def _test_trials_fill_in_live(runs_dir: Path) -> None:
                                          ["1", "complete", "0.1"], ["0", "complete", "0.3"]]
         assert "5 trials: 1 running, 3 complete, 1 pruned" in label(screen, "#sweep-title")
         await wait_for(pilot, lambda: sorted(screen.curves) == [2, 3], what="the curves to follow the new best")
+        t3.set_user_attr("error", "data file [bold]x.csv[/]: row 3")
         sweep.finish(t3, state="FAIL")
         await wait_for(pilot, lambda: cells(screen)[1][1] == "failed", what="the failed trial")
+        assert cells(screen)[1][-1] == "data file [bold]x.csv[/]: row 3"
         await wait_for(pilot, lambda: sorted(screen.curves) == [2], what="only the best's curve")
         assert screen.polls >= 3
 
@@ -262,40 +264,80 @@ async def _test_resizes(runs_dir: Path) -> None:
         assert "★11" in cells(screen)[1][0]
 
 
-def test_a_sweep_starts_from_the_form_as_a_detached_process(runs_dir: Path) -> None:
+def test_the_sweep_dialog_checks_specs_as_the_sweep_does(runs_dir: Path) -> None:
+    asyncio.run(_test_dialog_checks(runs_dir))
+
+
+async def _test_dialog_checks(runs_dir: Path) -> None:
+    app = sweep_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_view(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "SweepDialog", what="the dialog")
+        dialog = app.screen
+        area = dialog.query_one("#sweep-params", TextArea)
+        # A search around the form: circle's learning rate 0.03 a decade either way, its [3,3] halved and doubled.
+        assert area.text.splitlines() == ["train.learning_rate=log:0.003..0.3", "model.hidden=choice:[2,2],[3,3],[6,6]"]
+        assert dialog.query_one("#sweep-study", Input).value.startswith("sweep-")
+
+        async def submit() -> str:
+            dialog.query_one("#sweep-study", Input).focus()
+            await pilot.press("enter")
+            await pilot.pause(0.1)
+            return str(dialog.query_one("#sweep-error").render())
+
+        area.text = "train.learning_rate=log:0..0.3"
+        assert await submit() == "parameters line 1 train.learning_rate: log:0..0.3: a log range needs LOW > 0"
+        area.text = "model.activation=choice:relu,[b]x[/b]"
+        assert "[b]x[/b]" in await submit()  # the sweep's own check, quoting the value literally
+        area.text = "train.batch_size=int:8..64\n"
+        dialog.query_one("#sweep-jobs", Input).value = "many"
+        assert await submit() == "jobs: 'many' is not a whole number (1..64)"
+        await pilot.press("escape")
+        assert isinstance(app.screen, SweepScreen) and app.sweep_launch is None
+
+
+@pytest.mark.framework
+def test_a_sweep_started_from_the_form_runs_detached_and_fills_the_view(runs_dir: Path) -> None:
     asyncio.run(_test_start_from_form(runs_dir))
 
 
 async def _test_start_from_form(runs_dir: Path) -> None:
-    app = sweep_app()
+    pytest.importorskip("torch")
+    config = presets.load_preset("circle").with_updates({"train.backend": "torch", "train.epochs": 5})
+    app = create_app(config, preset_name="circle", threads=1, clock=lambda: 0.0, show_timings=False)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_view(pilot)
         await pilot.press("n")
-        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "SweepDialog", what="the dialog")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "SweepDialog", what="the dialog")
         dialog = app.screen
-        params = dialog.query_one("#sweep-params", TextArea).text.splitlines()
-        assert params == ["train.learning_rate=log:0.003..0.3", "model.hidden=choice:[2,2],[3,3],[6,6]"]
-        dialog.query_one("#sweep-trials-count", Input).value = "0"
-        await pilot.click("#sweep-start")
-        assert "trials: 0 is out of range" in str(dialog.query_one("#sweep-error").render())
+        dialog.query_one("#sweep-params", TextArea).text = "train.learning_rate=log:0.01..0.3"
         dialog.query_one("#sweep-trials-count", Input).value = "2"
+        dialog.query_one("#sweep-jobs", Input).value = "1"
         study = dialog.query_one("#sweep-study", Input)
-        study.value = "from-form"
+        study.value = "from [i]form[/i]"
         study.focus()
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen is screen, what="back to the view")
         launch = app.sweep_launch
-        assert launch is not None and screen.study == "from-form"
+        assert launch is not None and screen.study == "from [i]form[/i]"
         assert launch.preset.read_text(encoding="utf-8") == presets.dumps(app.check.config)
         # A process of its own session, its output in the log, never on this terminal.
         assert os.getsid(launch.process.pid) == launch.process.pid
-        launch.process.wait(timeout=120)
-        await pilot.pause(1.2)
-        assert "sweep from-form" in label(screen, "#sweep-status")
-        assert launch.log.is_file()
+        await wait_for(pilot, lambda: launch.process.poll() is not None, timeout=240, what="the sweep to end")
+        assert launch.process.returncode == 0, launch.log.read_text(encoding="utf-8")
+        await wait_for(pilot, lambda: [r[1] for r in cells(screen)] == ["complete", "complete"],
+                       what="both trials complete")
+        assert any(r[0].startswith("★") for r in cells(screen))
+        assert "from [i]form[/i] (minimize val_loss) · 2 trials of 2: 2 complete" in label(screen, "#sweep-title")
+        await wait_for(pilot, lambda: "done" in label(screen, "#sweep-status"), what="the status to say done")
+        log = launch.log.read_text(encoding="utf-8")
+        assert "trial   0  COMPLETE" in log and "trial   1  COMPLETE" in log
+        runs = sorted(p.name for p in runs_dir.iterdir() if not p.name.startswith("."))
+        assert len(runs) == 2 and [name.split("-", 2)[2] for name in runs] == ["circle-trial0", "circle-trial1"]
 
 
-def test_first_frame_imports_no_optuna() -> None:
+def test_first_frame_imports_no_optuna(tmp_path: Path) -> None:
     """In a fresh interpreter: the app's first frame never waits for Optuna; the sweep view imports it."""
     code = textwrap.dedent("""
         import asyncio, sys
@@ -316,8 +358,11 @@ def test_first_frame_imports_no_optuna() -> None:
 
         asyncio.run(main())
     """)
+    journal = tmp_path / "runs" / ".sweeps" / "journal.log"
+    journal.parent.mkdir(parents=True)
+    journal.touch()  # an empty storage: the view opens it (importing Optuna) and finds no study
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=180,
-                       env={**os.environ, "TUI_TRAINER_RUNS": str(REPO / "no-such-runs-folder")})
+                       env={**os.environ, "TUI_TRAINER_RUNS": str(tmp_path / "runs")})
     assert r.returncode == 0, r.stderr[-3000:]
     assert "first frame: False" in r.stdout and "sweep view: True" in r.stdout
 
@@ -342,7 +387,9 @@ def finished_sweep(runs_dir: Path) -> Path:
         folder = run_folder(runs_dir, f"20260102-10000{i}-circle", lr, losses)
         sweep.study.add_trial(create_trial(
             state=state, value=value, params={"train.learning_rate": lr, "model.hidden": hidden}, distributions=dists,
-            user_attrs={"run_id": folder.name, "run_dir": str(folder)},
+            user_attrs={"run_id": folder.name, "run_dir": str(folder),
+                        **({"pruned_at": 4} if state == TrialState.PRUNED else {}),
+                        **({"error": "diverged: loss became NaN"} if state == TrialState.FAIL else {})},
             intermediate_values={3: losses[3]} if state == TrialState.PRUNED else None))
     return runs_dir
 

@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from textual import on
 from textual.app import ComposeResult
@@ -31,6 +32,8 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 from tui_trainer.app.safe import Literal, literal
 from tui_trainer.core import presets
 from tui_trainer.core.config import Config
+from tui_trainer.core.errors import UserError
+from tui_trainer.runs.sweep import PASSWORD_ENV, default_study_name
 
 #: The most worker processes the dialog lets one box start.
 MAX_JOBS = 64
@@ -52,13 +55,6 @@ def proposed_params(cfg: Config) -> list[str]:
     return specs
 
 
-def study_name(preset: str | None, now: float | None = None) -> str:
-    """A new study's name: the preset's and the time, e.g. ``circle-20261124-141502``."""
-    label = Path(preset).stem if preset and preset.endswith(".toml") else (preset or "form")
-    label = re.sub(r"[^A-Za-z0-9_-]+", "-", label).strip("-") or "form"
-    return f"{label}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}"
-
-
 @dataclass(frozen=True)
 class SweepRequest:
     """What the dialog asked for, checked as far as the dialog can (the sweep checks the specs)."""
@@ -70,15 +66,24 @@ class SweepRequest:
     study: str
 
 
-def check_request(params_text: str, trials: str, jobs: str, metric: str, study: str) -> SweepRequest | str:
-    """The request, or a one-line reason naming the field that is wrong."""
+def check_request(cfg: Config, params_text: str, trials: str, jobs: str, metric: str,
+                  study: str) -> SweepRequest | str:
+    """The request, or a one-line reason naming the field that is wrong.
+
+    The specs are checked as ``tui-trainer sweep`` checks them (``runs.sweep``), against
+    the form's config, so a bad one is said here rather than by a sweep that stops at once.
+    """
+    from tui_trainer.runs.sweep import check_against, parse_param
+
     params = tuple(line.strip() for line in params_text.splitlines() if line.strip())
     if not params:
         return "parameters: give at least one FIELD=SPEC line, e.g. train.learning_rate=log:0.001..0.3"
-    for line in params:
-        if "=" not in line or not line.split("=", 1)[0].strip() or not line.split("=", 1)[1].strip():
-            return f"parameters: {line!r} is not FIELD=SPEC (e.g. model.activation=choice:relu,tanh)"
-    counts = {}
+    try:
+        specs = [parse_param(line, where=f"parameters line {i}") for i, line in enumerate(params, start=1)]
+        check_against(cfg.to_dict(), specs, source="parameters")
+    except UserError as exc:
+        return str(exc)
+    counts: dict[str, int] = {}
     for name, text, most in (("trials", trials, 100_000), ("jobs", jobs, MAX_JOBS)):
         try:
             counts[name] = int(text.strip())
@@ -120,6 +125,22 @@ class SweepLaunch:
         return lines[-1] if lines else ""
 
 
+def without_password(storage: str) -> tuple[str, str]:
+    """A database URL without its password, and the password (``("", "")`` parts stay as they are)."""
+    if "://" not in storage:
+        return storage, ""
+    parts = urlsplit(storage)
+    try:
+        password = parts.password
+    except ValueError:
+        return storage, ""
+    if not password:
+        return storage, ""
+    user, _, host = parts.netloc.rpartition("@")
+    bare = urlunsplit(parts._replace(netloc=f"{user.split(':', 1)[0]}@{host}"))
+    return bare, unquote(password)
+
+
 def sweep_command(request: SweepRequest, preset: Path, runs_dir: Path, storage: str | None) -> list[str]:
     """The ``tui-trainer sweep`` command line for a request (the storage only when it is not the default)."""
     command = [sys.executable, "-m", "tui_trainer", "sweep", "--preset", str(preset), "--trials", str(request.trials),
@@ -141,8 +162,11 @@ def launch_sweep(request: SweepRequest, cfg: Config, preset_name: str | None, ru
     preset = folder / f"{re.sub(r'[^A-Za-z0-9_-]+', '-', label).strip('-') or 'form'}.toml"  # names the runs
     preset.write_text(presets.dumps(cfg), encoding="utf-8")
     log = folder / "sweep.log"
-    command = sweep_command(request, preset, runs_dir, None if storage == default_storage else storage)
+    url, password = without_password(storage)
+    command = sweep_command(request, preset, runs_dir, None if storage == default_storage else url)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), "NO_COLOR": "1"}
+    if password:  # from the environment, never the command line (``ps`` shows that)
+        env[PASSWORD_ENV] = password
     with open(log, "ab") as out:
         # Its own session and no terminal: nothing it prints reaches the screen, and it
         # finishes the sweep even if the app is closed.
@@ -171,7 +195,7 @@ class SweepDialog(ModalScreen[SweepRequest | None]):
         self.storage = storage
 
     def compose(self) -> ComposeResult:
-        from tui_trainer.app.sweep_reader import mask_storage
+        from tui_trainer.app.sweep_reader import masked
 
         metrics = [("val_loss", "val_loss")] + ([] if self.cfg.task == "regression" else [("val_acc", "val_acc")])
         with Vertical(classes="dialog dialog-wide"):
@@ -188,9 +212,9 @@ class SweepDialog(ModalScreen[SweepRequest | None]):
                 yield Select(metrics, value="val_loss", allow_blank=False, compact=True, id="sweep-metric")
             with Horizontal(classes="sweep-row"):
                 yield Label("study")
-                yield Input(study_name(self.preset_name), compact=True, id="sweep-study")
+                yield Input(default_study_name(self.preset_name or "form"), compact=True, id="sweep-study")
             yield Literal("", id="sweep-error", classes="field-error")
-            yield Literal(f"storage: {mask_storage(self.storage)}", classes="dialog-note")
+            yield Literal(f"storage: {masked(self.storage)}", classes="dialog-note")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Start", id="sweep-start", variant="primary", compact=True)
                 yield Button("Cancel", id="sweep-cancel", compact=True)
@@ -200,7 +224,7 @@ class SweepDialog(ModalScreen[SweepRequest | None]):
         self.query_one("#sweep-study", Input).styles.width = "1fr"
 
     def _submit(self) -> None:
-        got = check_request(self.query_one("#sweep-params", TextArea).text,
+        got = check_request(self.cfg, self.query_one("#sweep-params", TextArea).text,
                             self.query_one("#sweep-trials-count", Input).value,
                             self.query_one("#sweep-jobs", Input).value,
                             str(self.query_one("#sweep-metric", Select).value),

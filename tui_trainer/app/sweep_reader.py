@@ -1,29 +1,29 @@
 """Reading a sweep's Optuna storage for the app's sweep view, off the UI thread.
 
 The view asks once a second what changed in one study; this module answers
-with small frozen rows (a trial's number, state, value, params and seconds)
+with small frozen rows (a trial's number, state, value, params, seconds and
+note, as ``tui-trainer sweep show`` reads them with ``runs.sweep.read_sweep``)
 and only the rows that differ from the last answer, plus the curves of the
 trials worth drawing (the running ones and the best), read from their run
-folders' event logs with ``RunTail`` as ``compare`` does.  Everything here
-runs in the view's worker thread: Optuna is imported there, on first use,
-never for the app's first frame.
+folders' event logs with ``RunTail`` as ``compare`` does.  Everything here runs
+in the view's worker thread: Optuna is imported there, on first use, never for
+the app's first frame.
 """
 
 from __future__ import annotations
 
-import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tui_trainer.runs.comparison import RunTail
+from tui_trainer.runs.sweep import StorageRef, open_storage, params_text, read_sweep, study_names
 
-#: Optuna's trial states as the view names them (``FAIL`` reads ``failed``).
+#: Optuna's trial states as the view names them.
 STATE_NAMES = {"RUNNING": "running", "COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed",
                "WAITING": "waiting"}
-#: Metrics a sweep optimises and the direction that is better, when the study does not say.
-METRIC_DIRECTIONS = {"val_loss": "minimize", "val_acc": "maximize", "val_mae": "minimize"}
 #: The most points of one curve sent to the UI (longer runs are thinned evenly, the last point kept).
 MAX_POINTS = 400
 
@@ -39,6 +39,8 @@ class StudyInfo:
     preset: str = ""
     best_value: float | None = None
     best_number: int | None = None
+    best_params: str = ""
+    asked: int | None = None
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class TrialRow:
     params: tuple[tuple[str, str], ...]
     seconds: float | None
     run_dir: str = ""
-    run_id: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,110 +73,60 @@ class Poll:
     changed: tuple[TrialRow, ...] = ()
     curves: tuple[Curve, ...] = ()
     dropped_curves: tuple[int, ...] = ()
-    running: int = 0
-
-
-def show_param(value: Any) -> str:
-    """A parameter's value in a few characters: floats to 4 significant digits, anything else as written."""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def is_url(storage: str) -> bool:
-    """An Optuna database URL (``sqlite:///``, ``postgresql://``...) rather than a journal file's path."""
-    return "://" in storage
-
-
-def default_storage(runs_dir: str | None = None) -> str:
-    """The journal file that ``tui-trainer sweep`` uses when given no ``--storage``."""
-    from tui_trainer.runs.store import runs_root
-
-    return str(runs_root(runs_dir) / ".sweeps" / "journal.log")
 
 
 class StudyMissing(LookupError):
     """The storage has no study of that name (yet: a sweep just started may not have made it)."""
 
 
-def mask_storage(text: str, secret_of: str | None = None) -> str:
-    """``text`` fit to show: every URL's password (and ``secret_of``'s, wherever it appears) as ``***``."""
-    import re
-    from urllib.parse import unquote, urlsplit
-
-    secrets = []
-    for url in [*re.findall(r"[A-Za-z][A-Za-z0-9+.-]*://\S+", text), *([secret_of] if secret_of else [])]:
-        try:
-            password = urlsplit(url).password
-        except ValueError:
-            continue
-        if password:
-            secrets += [password, unquote(password)]
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+def show_param(value: Any) -> str:
+    """A parameter's value in a few characters: floats to 4 significant digits, anything else as stored."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
 
-def open_storage(storage: str) -> Any:
-    """The Optuna storage for a URL or a journal file (a file that does not exist yet is not created)."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if is_url(storage):
-        return optuna.storages.get_storage(storage)
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-    path = Path(storage).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(2, "no sweeps in this storage yet", str(path))
-    return JournalStorage(JournalFileBackend(str(path)))
+def default_storage(runs_dir: str | None = None) -> str:
+    """The journal file ``tui-trainer sweep`` uses without ``--storage`` (in the runs folder)."""
+    return str(StorageRef.resolve(None, runs_dir).journal)
 
 
-def study_info(storage: Any, name: str, study_id: int, trials: list[Any] | None = None) -> StudyInfo:
-    """The study's name, metric, direction and best trial (from its user attributes and its trials)."""
-    attrs = storage.get_study_user_attrs(study_id)
-    directions = storage.get_study_directions(study_id)
-    metric = str(attrs.get("metric") or "val_loss")
-    direction = str(attrs.get("direction") or (directions[0].name.lower() if directions else
-                                                METRIC_DIRECTIONS.get(metric, "minimize")))
-    if trials is None:
-        trials = storage.get_all_trials(study_id, deepcopy=False)
-    best = best_trial(trials, direction)
-    return StudyInfo(name=name, trials=len(trials), direction=direction, metric=metric,
-                     preset=str(attrs.get("preset") or ""), best_value=None if best is None else best.value,
-                     best_number=None if best is None else best.number)
+def resolve(storage: str, runs_dir: str | None = None) -> StorageRef:
+    """``storage`` as ``--storage`` takes it (a database password may come from the environment)."""
+    return StorageRef.resolve(storage or None, runs_dir)
 
 
-def best_trial(trials: list[Any], direction: str) -> Any:
-    """The complete trial with the best finite value, the earliest on a tie (as Optuna picks it)."""
-    done = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None and math.isfinite(t.value)]
-    if not done:
-        return None
-    sign = 1.0 if direction == "minimize" else -1.0
-    return min(done, key=lambda t: (sign * t.value, t.number))
+def masked(storage: str, text: str | None = None) -> str:
+    """``text`` (or the storage itself) fit to show: the storage's password, and any URL's, as ``***``."""
+    try:
+        ref = resolve(storage)
+    except Exception:  # noqa: BLE001 - a storage we can't even parse still gets its URLs masked
+        from tui_trainer.runs.sweep import mask_url
+
+        return mask_url(storage if text is None else text)
+    return ref.masked if text is None else ref.scrub(text)
 
 
-def list_studies(storage: Any) -> list[StudyInfo]:
-    """Every study in the storage, newest (highest id) first."""
-    studies = storage.get_all_studies()
-    infos = [study_info(storage, s.study_name, s._study_id) for s in studies]
-    order = {s.study_name: s._study_id for s in studies}
-    return sorted(infos, key=lambda s: order[s.name], reverse=True)
+def study_info(view: Any) -> StudyInfo:
+    """The study's name, metric, direction and best trial, from ``read_sweep``'s view of it."""
+    best = view.best
+    return StudyInfo(name=view.name, trials=len(view.trials), direction=view.direction, metric=view.metric,
+                     preset=view.preset, best_value=None if best is None else best.value,
+                     best_number=None if best is None else best.number,
+                     best_params="" if best is None else params_text(best.params),
+                     asked=view.trials_asked if isinstance(view.trials_asked, int) else None)
 
 
-def trial_row(trial: Any, now: float) -> TrialRow:
-    """A trial as a row; a running trial's seconds count up to ``now``, a waiting one has none."""
-    start = trial.datetime_start.timestamp() if trial.datetime_start is not None else None
-    end = trial.datetime_complete.timestamp() if trial.datetime_complete is not None else None
-    seconds = None if start is None else (end if end is not None else now) - start
-    value = trial.value if trial.state.name == "COMPLETE" else None
-    if trial.state.name == "PRUNED" and trial.intermediate_values:
-        value = trial.intermediate_values[max(trial.intermediate_values)]
-    return TrialRow(number=trial.number, state=STATE_NAMES.get(trial.state.name, trial.state.name.lower()),
-                    value=value, params=tuple((k, show_param(v)) for k, v in sorted(trial.params.items())),
-                    seconds=None if seconds is None else round(max(0.0, seconds), 0 if end is None else 1),
-                    run_dir=str(trial.user_attrs.get("run_dir") or ""),
-                    run_id=str(trial.user_attrs.get("run_id") or ""))
+def trial_row(row: Any, now: float) -> TrialRow:
+    """``read_sweep``'s row as the table shows it; a running trial's seconds in whole seconds up to ``now``."""
+    seconds = row.seconds
+    if row.state == "RUNNING" and row.started is not None:
+        seconds = float(round(max(0.0, now - row.started)))
+    elif seconds is not None:
+        seconds = round(seconds, 1)
+    return TrialRow(number=row.number, state=STATE_NAMES.get(row.state, row.state.lower()), value=row.value,
+                    params=tuple((k, show_param(v)) for k, v in sorted(row.params.items())), seconds=seconds,
+                    run_dir=str(row.run_dir or ""), note=row.note)
 
 
 def thin(xs: list[float], ys: list[float], most: int = MAX_POINTS) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -191,7 +143,8 @@ class SweepReader:
     """One storage, followed by one worker thread: ``poll`` says what changed since it last did."""
 
     storage_url: str
-    clock: Any = time.time
+    runs_dir: str | None = None
+    clock: Callable[[], float] = time.time
     _storage: Any = None
     _rows: dict[int, TrialRow] = field(default_factory=dict)
     _tails: dict[int, RunTail] = field(default_factory=dict)
@@ -199,12 +152,18 @@ class SweepReader:
 
     @property
     def storage(self) -> Any:
+        """The Optuna storage; a journal file that does not exist yet is not created (``FileNotFoundError``)."""
         if self._storage is None:
-            self._storage = open_storage(self.storage_url)
+            ref = resolve(self.storage_url, self.runs_dir)
+            if ref.journal is not None and not ref.journal.is_file():
+                raise FileNotFoundError(2, "no sweeps in this storage yet", str(ref.journal))
+            self._storage = open_storage(ref)
         return self._storage
 
     def studies(self) -> list[StudyInfo]:
-        return list_studies(self.storage)
+        """Every study in the storage, newest first."""
+        storage = self.storage
+        return [study_info(read_sweep(storage, name)) for name in reversed(study_names(storage))]
 
     def poll(self, study: str) -> Poll:
         """The study's summary, its rows that changed since the last poll, and the curves that grew."""
@@ -212,15 +171,15 @@ class SweepReader:
             self._study, self._rows, self._tails = study, {}, {}
         storage = self.storage
         try:
-            study_id = storage.get_study_id_from_name(study)
+            storage.get_study_id_from_name(study)
         except KeyError:
             raise StudyMissing(study) from None
-        trials = storage.get_all_trials(study_id, deepcopy=False)
-        info = study_info(storage, study, study_id, trials)
+        view = read_sweep(storage, study)
+        info = study_info(view)
         now = self.clock()
         changed = []
-        for trial in trials:
-            row = trial_row(trial, now)
+        for found in view.trials:
+            row = trial_row(found, now)
             if self._rows.get(row.number) != row:
                 self._rows[row.number] = row
                 changed.append(row)
@@ -240,5 +199,4 @@ class SweepReader:
                 xs, ys = tail.curves.series(info.metric)
                 if xs:
                     sent.append(Curve(number, *thin(list(xs), list(ys))))
-        return Poll(study=info, changed=tuple(changed), curves=tuple(sent), dropped_curves=dropped,
-                    running=sum(1 for r in self._rows.values() if r.state == "running"))
+        return Poll(study=info, changed=tuple(changed), curves=tuple(sent), dropped_curves=dropped)

@@ -28,7 +28,6 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Label, OptionList
-from textual.widgets.data_table import ColumnKey
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
@@ -42,7 +41,7 @@ from tui_trainer.app.sweep_reader import (
     SweepReader,
     TrialRow,
     default_storage,
-    mask_storage,
+    masked,
 )
 from tui_trainer.runs.store import runs_root
 
@@ -55,6 +54,8 @@ POLL_SECONDS = 1.0
 LIST_SECONDS = 10.0
 #: Columns of the trials table before the study's parameters.
 FIXED_COLUMNS = ("#", "state", "value", "seconds")
+#: The last column: why a trial failed, where it was pruned, a retry.
+NOTE_COLUMN = "note"
 #: Colours of the running trials' curves; the best trial is drawn dotted in white.
 COLORS = ("cyan", "orange", "magenta", "green", "blue", "red", "yellow")
 #: How each state reads in the table.
@@ -115,7 +116,7 @@ class StudyPicker(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog dialog-wide"):
             yield Label("Sweeps in this storage (Enter shows one, Escape cancels)", classes="dialog-title")
-            yield Label(literal(mask_storage(self.storage)), classes="dialog-note")
+            yield Label(literal(masked(self.storage)), classes="dialog-note")
             options = []
             for info in self.studies:
                 text = Text()
@@ -195,8 +196,7 @@ class SweepScreen(Screen[Path | None]):
     def on_mount(self) -> None:
         self.query_one("#sweep-plot", PlotextPlot).theme = "clear"
         table = self.query_one("#sweep-trials", DataTable)
-        for name in FIXED_COLUMNS:
-            table.add_column(name, key=name)
+        self._rebuild(table)
         table.focus()
         self._update_title()
         self._draw_chart()
@@ -235,8 +235,7 @@ class SweepScreen(Screen[Path | None]):
                 self.post_message(SweepProblem(f"waiting for sweep {study} to appear in the storage…"))
             except Exception as exc:  # noqa: BLE001 - a storage that fails is said, and tried again
                 reader = None
-                self.post_message(SweepProblem(mask_storage(f"can't read the storage: {type(exc).__name__}: {exc}",
-                                                            secret_of=storage)))
+                self.post_message(SweepProblem(masked(storage, f"can't read the storage: {type(exc).__name__}: {exc}")))
             self._stop.wait(max(0.0, self.poll - (time.monotonic() - began)))
 
     # -- folding in what the worker found --------------------------------------------------------------
@@ -248,27 +247,34 @@ class SweepScreen(Screen[Path | None]):
         self.problem = None
         self.info = poll.study
         table = self.query_one("#sweep-trials", DataTable)
-        self._add_params(table, poll.changed)
-        added = False
         best = poll.study.best_number
         for row in poll.changed:
             self.rows[row.number] = row
-            cells = self._cells(row, row.number == best)
-            if str(row.number) in table.rows:
-                for column, cell in zip(self._columns(), cells, strict=True):
-                    table.update_cell(str(row.number), column, cell, update_width=True)
-            else:
-                table.add_row(*cells, key=str(row.number))
-                added = True
-        if best != self._best:
-            for number in (self._best, best):
-                if number is not None and number in self.rows and str(number) in table.rows:
-                    for column, cell in zip(self._columns(), self._cells(self.rows[number], number == best),
-                                            strict=True):
-                        table.update_cell(str(number), column, cell, update_width=True)
+        names = sorted({name for row in poll.changed for name, _ in row.params} | set(self.params))
+        if names != self.params:
+            # A parameter not seen before (the first poll, or a trial of a wider search): columns anew.
+            self.params = names
             self._best = best
-        if added:
-            self._sort(table)
+            self._rebuild(table)
+        else:
+            added = False
+            for row in poll.changed:
+                cells = self._cells(row, row.number == best)
+                if str(row.number) in table.rows:
+                    for column, cell in zip(self._columns(), cells, strict=True):
+                        table.update_cell(str(row.number), column, cell, update_width=True)
+                else:
+                    table.add_row(*cells, key=str(row.number))
+                    added = True
+            if best != self._best:
+                for number in (self._best, best):
+                    if number is not None and number in self.rows and str(number) in table.rows:
+                        for column, cell in zip(self._columns(), self._cells(self.rows[number], number == best),
+                                                strict=True):
+                            table.update_cell(str(number), column, cell, update_width=True)
+                self._best = best
+            if added:
+                self._sort(table)
         curves_changed = bool(poll.curves or poll.dropped_curves)
         for number in poll.dropped_curves:
             self.curves.pop(number, None)
@@ -284,7 +290,7 @@ class SweepScreen(Screen[Path | None]):
         self.studies = message.studies
         if self.study is not None or not message.studies:
             if not message.studies and self.study is None:
-                self.problem = f"no sweeps in {mask_storage(self.storage)} yet · n starts one from the form"
+                self.problem = f"no sweeps in {masked(self.storage)} yet · n starts one from the form"
                 self._update_title()
             return
         if len(message.studies) == 1:
@@ -298,19 +304,25 @@ class SweepScreen(Screen[Path | None]):
             self.problem = message.text
         self._update_title()
 
-    def _add_params(self, table: DataTable, rows: tuple[TrialRow, ...]) -> None:
-        new = sorted({name for row in rows for name, _ in row.params} - set(self.params))
-        if not new:
-            return
-        for name in new:
-            table.add_column(name, key=f"param:{name}", default=Text("-"))
-        self.params += new
-        for name, header in param_headers(self.params).items():
-            table.columns[ColumnKey(f"param:{name}")].label = literal(header)
-        table.refresh()
+    def _rebuild(self, table: DataTable) -> None:
+        """Every column (the fixed ones, one per parameter, the note) and every row, newest first."""
+        keep = None
+        if table.row_count and table.cursor_row > 0:
+            keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        table.clear(columns=True)
+        headers = param_headers(self.params)
+        for name in FIXED_COLUMNS:
+            table.add_column(name, key=name)
+        for name in self.params:
+            table.add_column(literal(headers[name]), key=f"param:{name}")
+        table.add_column(NOTE_COLUMN, key=NOTE_COLUMN)
+        for number in sorted(self.rows, reverse=True):
+            table.add_row(*self._cells(self.rows[number], number == self._best), key=str(number))
+        if keep is not None and keep in table.rows:
+            table.move_cursor(row=table.get_row_index(keep), animate=False)
 
     def _columns(self) -> list[str]:
-        return [*FIXED_COLUMNS, *(f"param:{name}" for name in self.params)]
+        return [*FIXED_COLUMNS, *(f"param:{name}" for name in self.params), NOTE_COLUMN]
 
     def _cells(self, row: TrialRow, best: bool) -> list[Text]:
         style = "bold green" if best else ""
@@ -319,6 +331,7 @@ class SweepScreen(Screen[Path | None]):
                  Text(row.state, style=style or STATE_STYLES.get(row.state, "")),
                  Text(number_text(row.value), style=style), Text(seconds_text(row.seconds), style=style)]
         cells += [literal(params.get(name, "-"), style=style) for name in self.params]
+        cells.append(literal(row.note, style="dim" if not best else style))
         return cells
 
     def _sort(self, table: DataTable) -> None:
@@ -375,6 +388,7 @@ class SweepScreen(Screen[Path | None]):
         states = ", ".join(f"{counts[s]} {s}" for s in ("running", "complete", "pruned", "failed", "waiting")
                            if counts.get(s))
         line = f"{info.name} ({info.direction} {info.metric}) · {info.trials} trials" + (
+            f" of {info.asked}" if info.asked else "") + (
             f": {states}" if states else "")
         if self.problem:
             line += f" · {self.problem}"
@@ -387,9 +401,8 @@ class SweepScreen(Screen[Path | None]):
             label.update(literal("best so far: none yet (no trial has completed)"))
             return
         row = self.rows[info.best_number]
-        params = " ".join(f"{name}={value}" for name, value in row.params)
-        label.update(literal(f"best so far ★ #{row.number}: {info.metric} {number_text(row.value)} · {params}",
-                             style="bold"))
+        label.update(literal(f"best so far ★ #{row.number}: {info.metric} {number_text(row.value)} · "
+                             f"{info.best_params}", style="bold"))
 
     def show_status(self, text: str) -> None:
         launch = getattr(self.app, "sweep_launch", None)
@@ -428,10 +441,7 @@ class SweepScreen(Screen[Path | None]):
         self.curves.clear()
         self.params = []
         self._best = None
-        table = self.query_one("#sweep-trials", DataTable)
-        table.clear(columns=True)
-        for name in FIXED_COLUMNS:
-            table.add_column(name, key=name)
+        self._rebuild(self.query_one("#sweep-trials", DataTable))
         self._draw_chart()
         self._update_title()
         self._update_best()
