@@ -56,18 +56,18 @@ def test_every_described_field_has_its_row_label_and_words() -> None:
                 box.value = BAD[FIELDS[key].kind]
                 expected = cli_reason(key, float(box.value) if FIELDS[key].kind == "int" else box.value)
                 error = rows[key].query_one(ErrorText)
-                await wait_for(pilot, lambda: error.reason is not None, what=f"{key} marked")
+                await wait_for(pilot, lambda error=error: error.reason is not None, what=f"{key} marked")
                 assert error.reason == expected and box.has_class("-bad"), key
                 box.value = good
-                await wait_for(pilot, lambda: error.reason is None, what=f"{key} cleared")
+                await wait_for(pilot, lambda error=error: error.reason is None, what=f"{key} cleared")
                 assert not box.has_class("-bad"), key
             assert app.check.ok
 
             for key in FLAG_FIELDS:
                 for box in app.form.query(f"#row-{dom_id(key)} Checkbox").results(Checkbox):
                     box.value = False
-                await wait_for(pilot, lambda: key in app.check.errors, what=f"{key} marked")
+                await wait_for(pilot, lambda key=key: key in app.check.errors, what=f"{key} marked")
                 assert app.check.errors[key] == cli_reason(key, [])
                 app.form.query_one("#feat-x1", Checkbox).value = True
-                await wait_for(pilot, lambda: key not in app.check.errors, what=f"{key} cleared")
+                await wait_for(pilot, lambda key=key: key not in app.check.errors, what=f"{key} cleared")
     asyncio.run(scenario())
