@@ -548,7 +548,8 @@ def _first_line(exc: BaseException) -> str:
 def _quiet_optuna() -> None:
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Optuna logs every failed trial with its traceback at WARNING; the sweep says why in one line itself.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     optuna.logging.disable_propagation()
     import warnings
 
@@ -714,7 +715,8 @@ def run_worker(plan: SweepPlan, ref: StorageRef, stop: threading.Event | None = 
 
 
 def _stop_current(current: dict[str, Any], study: Any) -> None:
-    study.stop()
+    """Stop the running trial's run after its batch (the objective then ends the loop: ``study.stop`` may only
+    be called from inside it)."""
     control = current.get("control")
     if control is not None:
         control.stop()
@@ -799,6 +801,7 @@ def run_trial(plan: SweepPlan, ref: StorageRef, study: Any, trial: Any, current:
         trial.set_user_attr("pruned_at", pruned[0])
         raise optuna.TrialPruned(f"pruned at epoch {pruned[0]}")
     if stop.is_set() and run.finished is not None and run.finished.reason == "stopped":
+        trial.set_user_attr("error", f"interrupted at epoch {run.finished.epochs_run}")
         raise Interrupted()
     if not best:
         trial.set_user_attr("error", f"no finite {plan.metric} in any epoch")
@@ -820,6 +823,8 @@ class TrialRow:
     started: float | None  # epoch seconds
     finished: float | None
     last_step: int | None
+    #: The last reported epoch's metric (what a running trial has reached so far).
+    last_value: float | None = None
     note: str = ""
 
     @property
@@ -828,7 +833,8 @@ class TrialRow:
 
     def to_json(self) -> dict[str, Any]:
         return {"number": self.number, "state": self.state, "value": self.value, "params": self.params,
-                "seconds": self.seconds, "run_id": self.run_id, "run_dir": self.run_dir, "note": self.note}
+                "seconds": self.seconds, "run_id": self.run_id, "run_dir": self.run_dir, "epoch": self.last_step,
+                "last_value": self.last_value, "note": self.note}
 
 
 @dataclass(frozen=True)
@@ -863,7 +869,8 @@ def trial_row(trial: Any) -> TrialRow:
     steps = trial.intermediate_values
     return TrialRow(number=trial.number, state=trial.state.name, value=trial.value, params=dict(trial.params),
                     seconds=seconds, run_id=attrs.get("run_id"), run_dir=attrs.get("run_dir"), started=start,
-                    finished=end, last_step=max(steps) if steps else None, note=note)
+                    finished=end, last_step=max(steps) if steps else None,
+                    last_value=steps[max(steps)] if steps else None, note=note)
 
 
 def study_names(storage: Any) -> list[str]:
