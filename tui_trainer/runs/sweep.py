@@ -485,8 +485,50 @@ class StorageRef:
                 self.journal.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise UserError(f"--storage {self.journal}: can't create its folder ({exc.strerror or exc})") from None
-            return optuna.storages.JournalStorage(JournalFileBackend(str(self.journal)))
+            path = str(self.journal)
+            return optuna.storages.JournalStorage(JournalFileBackend(path, lock_obj=FlockJournalLock(path)))
         return self.url
+
+
+class FlockJournalLock:
+    """The journal file's write lock as an ``flock`` on ``JOURNAL.flock`` (Optuna's lock interface).
+
+    Optuna's own file locks (a symlink, or a file created exclusively) outlive a
+    worker killed while it appends: every other worker then waits out a 30 s grace
+    period, polling with a back-off that grows to a second, which also starves one
+    of two busy writers.  The kernel drops an ``flock`` the moment its holder dies,
+    and a blocked ``flock`` wakes as soon as it is free.  Writers of one journal must
+    agree on the lock: tui-trainer's all use this one (optuna-dashboard only reads).
+    """
+
+    def __init__(self, journal: str) -> None:
+        self.path = journal + ".flock"
+        self._fd: int | None = None
+        self._threads = threading.Lock()
+
+    def acquire(self) -> bool:
+        import fcntl
+
+        self._threads.acquire()
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        import fcntl
+
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+                self._threads.release()
 
 
 def _password_from(password_file: str | None) -> str:
