@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -124,6 +124,18 @@ def without_password(storage: str) -> tuple[str, str]:
     return bare, unquote(password)
 
 
+#: Seconds the view waits for a database server before saying it can't be reached (the app's quit
+#: waits for the view's thread, so an unreachable host must not hold it for the system's TCP timeout).
+CONNECT_TIMEOUT = 5
+
+
+def bounded(ref: StorageRef) -> StorageRef:
+    """A PostgreSQL storage with a connect timeout (unless the URL names one)."""
+    if not ref.url.startswith("postgresql") or "connect_timeout=" in ref.url:
+        return ref
+    return replace(ref, url=ref.url + ("&" if "?" in ref.url else "?") + f"connect_timeout={CONNECT_TIMEOUT}")
+
+
 def study_info(view: Any) -> StudyInfo:
     """The study's name, metric, direction and best trial, from ``read_sweep``'s view of it."""
     best = view.best
@@ -174,8 +186,12 @@ class SweepReader:
             ref = resolve(self.storage_url, self.runs_dir)
             if ref.journal is not None and not ref.journal.is_file():
                 raise FileNotFoundError(2, "no sweeps in this storage yet", str(ref.journal))
-            self._storage = open_storage(ref)
+            self._storage = open_storage(bounded(ref))
         return self._storage
+
+    def forget(self) -> None:
+        """Send every row and curve again at the next poll (the view started its table afresh)."""
+        self._study = None
 
     def studies(self) -> list[StudyInfo]:
         """Every study in the storage, newest first."""
