@@ -130,13 +130,15 @@ async def _test_trials_fill_in_live(runs_dir: Path) -> None:
     t1, _ = sweep.start(0.1, "[red]x[/]", [0.4, 0.2, 0.1])
     sweep.finish(t1, 0.1)
     t2, running = sweep.start(0.03, "tanh", [0.45, 0.35])
+    t2.report(0.35, step=2)  # as a sweep worker reports each epoch's metric
     app = sweep_app()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_view(pilot)
         await wait_for(pilot, lambda: len(cells(screen)) == 3, what="three trials")
         rows = cells(screen)
         # Newest first; the best (#1, val_loss 0.1) is starred; user text is shown as written.
-        assert [r[:3] for r in rows] == [["2", "running", "-"], ["★1", "complete", "0.1"], ["0", "complete", "0.3"]]
+        assert [r[:3] for r in rows] == [["2", "running", "~0.35"], ["★1", "complete", "0.1"], ["0", "complete", "0.3"]]
+        assert rows[0][-1] == "epoch 2"  # how far the running trial has got
         assert rows[1][4:] == ["[red]x[/]", "0.1", ""]
         assert "circle-[b]sweep[/b] (minimize val_loss) · 3 trials: 1 running, 2 complete" in label(
             screen, "#sweep-title")

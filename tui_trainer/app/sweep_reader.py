@@ -55,6 +55,8 @@ class TrialRow:
     seconds: float | None
     run_dir: str = ""
     note: str = ""
+    #: The value is the last epoch's of a trial still running (shown ``~0.0123``).
+    so_far: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,15 +149,21 @@ def study_info(view: Any) -> StudyInfo:
 
 
 def trial_row(row: Any, now: float) -> TrialRow:
-    """``read_sweep``'s row as the table shows it; a running trial's seconds in whole seconds up to ``now``."""
+    """``read_sweep``'s row as the table shows it: a running trial's value so far (its last epoch's, as
+    ``sweep show`` prints it) and its seconds in whole seconds up to ``now``."""
     seconds = row.seconds
     if row.state == "RUNNING" and row.started is not None:
         seconds = float(round(max(0.0, now - row.started)))
     elif seconds is not None:
         seconds = round(seconds, 1)
-    return TrialRow(number=row.number, state=STATE_NAMES.get(row.state, row.state.lower()), value=row.value,
+    running = row.state == "RUNNING"
+    note = row.note
+    if running and row.last_step is not None:
+        note = f"epoch {row.last_step}" + (f"; {note}" if note else "")
+    return TrialRow(number=row.number, state=STATE_NAMES.get(row.state, row.state.lower()),
+                    value=row.last_value if running else row.value,
                     params=tuple((k, show_param(v)) for k, v in sorted(row.params.items())), seconds=seconds,
-                    run_dir=str(row.run_dir or ""), note=row.note)
+                    run_dir=str(row.run_dir or ""), note=note, so_far=running)
 
 
 def thin(xs: list[float], ys: list[float], most: int = MAX_POINTS) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -383,7 +383,7 @@ class SweepScreen(Screen[Path | None]):
         params = dict(row.params)
         cells = [Text(f"★{row.number}" if best else str(row.number), style=style),
                  Text(row.state, style=style or STATE_STYLES.get(row.state, "")),
-                 Text(number_text(row.value), style=style),
+                 Text(("~" if row.so_far and row.value is not None else "") + number_text(row.value), style=style),
                  Text(seconds_text(row.seconds, whole=row.state == "running"), style=style)]
         cells += [literal(params.get(name, "-"), style=style) for name in self.params]
         cells.append(literal(row.note, style="dim" if not best else style))
