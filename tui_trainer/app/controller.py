@@ -86,6 +86,13 @@ class WarmWorker:
         self._thread.join(timeout=5)
 
 
+def job_line(folder: Path, config: Any, label: str, *, threads: int | None, grid: tuple[int, int] | None,
+             stepping: bool = False) -> dict[str, Any]:
+    """What a warm worker is told to run (``worker.job_parts`` reads it)."""
+    return {"folder": str(folder), "config": config.to_dict(), "preset": label, "threads": threads,
+            "grid": list(grid) if grid else None, "step": stepping}
+
+
 class RunController:
     """Starts runs in worker processes and connects the app to runs, new or existing."""
 
@@ -117,8 +124,7 @@ class RunController:
             worker.proc.kill()
             raise RuntimeError("the training process did not start in time")
         folder = create_run_folder(runs_root(self.runs_dir), label)
-        job = {"folder": str(folder), "config": config.to_dict(), "preset": label, "threads": threads,
-               "grid": list(grid) if grid else None, "step": stepping}
+        job = job_line(folder, config, label, threads=threads, grid=grid, stepping=stepping)
         try:
             worker.proc.stdin.write((json.dumps(job) + "\n").encode())
             worker.proc.stdin.close()
