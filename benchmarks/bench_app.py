@@ -35,11 +35,12 @@ from collections.abc import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tui_trainer import engine, presets  # noqa: E402
 from tui_trainer.app import TrainerApp, create_app  # noqa: E402
 from tui_trainer.app.app import engine_threads  # noqa: E402
 from tui_trainer.app.messages import EpochDone, NetworkReady  # noqa: E402
-from tui_trainer.config import Config, default_config  # noqa: E402
+from tui_trainer.core import presets  # noqa: E402
+from tui_trainer.core.config import Config, default_config  # noqa: E402
+from tui_trainer.engine import session as engine
 
 SIZE = (120, 40)
 #: The app must train at this fraction of headless speed or better.
@@ -79,7 +80,7 @@ def headless(cfg: Config, threads: int | None) -> tuple[float, int]:
 
 
 #: What each side of the app/headless comparison does, printed with its numbers.
-RECORDED = ("a fresh worker process (`python -m tui_trainer.worker`) given the app's own job with no viewer: it "
+RECORDED = ("a fresh worker process (`python -m tui_trainer.runs.worker`) given the app's own job with no viewer: it "
             "records the run folder (history.jsonl + history.csv every epoch, TensorBoard scalars, state.json, "
             "best/last weights), draws the map at the app's grid every {interval} s and serves the socket, "
             "but nothing connects: no stream, no UI")
@@ -92,8 +93,9 @@ def headless_recorded(cfg: Config, grid: tuple[int, int]) -> tuple[float, int]:
     recording, same map grid and pace), with no viewer; its seconds are the engine's, from summary.json."""
     import json
 
-    from tui_trainer.app.controller import WarmWorker, job_line
-    from tui_trainer.runstore import create_run_folder, runs_root
+    from tui_trainer.app.controller import WarmWorker
+    from tui_trainer.runs.store import create_run_folder, runs_root
+    from tui_trainer.runs.worker import job_line
 
     worker = WarmWorker(cfg.train.backend)
     if not worker.ready.wait(300) or worker.error:
@@ -118,7 +120,7 @@ def engine_alone(cfg: Config) -> tuple[float, int]:
     import json
     import subprocess
 
-    code = ("import json, sys; from tui_trainer import engine; from tui_trainer.config import from_dict; "
+    code = ("import json, sys; from tui_trainer.engine import session as engine; from tui_trainer.core.config import from_dict; "
             "cfg = from_dict(json.loads(sys.argv[1])); engine.train(cfg.with_updates({'train.epochs': 3})); "
             "r = engine.train(cfg)[1].finished; print(json.dumps([r.seconds, r.epochs_run]))")
     out = subprocess.run([sys.executable, "-c", code, json.dumps(cfg.to_dict())], check=True, capture_output=True,
@@ -363,7 +365,7 @@ def speed_section(cfg: Config, repeats: int) -> bool:
     the grid and pace the app asks for; only the viewer (socket stream, UI) is missing.  The engine
     alone (nothing recorded) and the earlier in-process thread design are printed for comparison.
     """
-    from tui_trainer.worker import MAP_INTERVAL
+    from tui_trainer.runs.worker import MAP_INTERVAL
 
     r_rates, h_rates, a_rates, t_rates, a_first, t_first = [], [], [], [], [], []
     draws = maps = 0

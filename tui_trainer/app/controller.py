@@ -1,7 +1,7 @@
 """The app's run lifecycle: warm training processes, starting a run, attaching to one.
 
 The app never trains in its own process: F5 hands the run to a *warm worker*
-(``python -m tui_trainer.worker``, started while the user edits the form, with
+(``python -m tui_trainer.runs.worker``, started while the user edits the form, with
 the framework already imported), which records the run folder and serves the
 run's control socket.  The app is a viewer of that socket like ``tui-trainer
 attach`` is, so quitting the app can leave the run going, and a run started
@@ -30,7 +30,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from tui_trainer.app.messages import BoundaryReady, ClassReportReady, Courier, EpochDone, RunBegan, RunEnded
-from tui_trainer.events import (
+from tui_trainer.core.events import (
     BoundaryUpdated,
     ClassReport,
     EpochEnded,
@@ -39,9 +39,10 @@ from tui_trainer.events import (
     RunFinished,
     RunStarted,
 )
-from tui_trainer.runclient import RemoteControl, RemoteSession, RunClient, replay
-from tui_trainer.runserver import socket_path
-from tui_trainer.runstore import create_run_folder, load_run, runs_root
+from tui_trainer.runs.client import RemoteControl, RemoteSession, RunClient, replay
+from tui_trainer.runs.server import socket_path
+from tui_trainer.runs.store import create_run_folder, load_run, runs_root
+from tui_trainer.runs.worker import job_line
 
 #: Seconds to wait for a warm worker's framework import (TensorFlow on a busy box can take long).
 READY_TIMEOUT = 180.0
@@ -56,7 +57,7 @@ class WarmWorker:
         self.error: str | None = None
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tui_trainer.worker", backend], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, "-m", "tui_trainer.runs.worker", backend], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, env=env, start_new_session=True, close_fds=True,
         )
         self._thread = threading.Thread(target=self._wait_ready, name="tui-trainer-warm", daemon=True)
@@ -84,13 +85,6 @@ class WarmWorker:
         self.proc.kill()
         self.proc.wait(timeout=10)
         self._thread.join(timeout=5)
-
-
-def job_line(folder: Path, config: Any, label: str, *, threads: int | None, grid: tuple[int, int] | None,
-             stepping: bool = False) -> dict[str, Any]:
-    """What a warm worker is told to run (``worker.job_parts`` reads it)."""
-    return {"folder": str(folder), "config": config.to_dict(), "preset": label, "threads": threads,
-            "grid": list(grid) if grid else None, "step": stepping}
 
 
 class RunController:

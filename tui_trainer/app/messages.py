@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from textual.message import Message
 
-from tui_trainer.data import Dataset
-from tui_trainer.events import (
+from tui_trainer.core.events import (
     BoundaryUpdated,
     ClassReport,
     EpochEnded,
@@ -26,6 +25,7 @@ from tui_trainer.events import (
     RunFinished,
     RunStarted,
 )
+from tui_trainer.data.datasets import Dataset
 
 
 @dataclass
