@@ -322,10 +322,10 @@ class RunServer:
             with contextlib.suppress(OSError):
                 self.path.unlink()
         deadline = time.monotonic() + drain
-        while time.monotonic() < deadline:
+        while True:
             with self._lock:
                 viewers = list(self._viewers)
-            if all(v.drained() for v in viewers):
+            if all(v.drained() for v in viewers) or time.monotonic() >= deadline:
                 break
             time.sleep(0.01)
         for viewer in viewers:
