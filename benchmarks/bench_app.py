@@ -32,6 +32,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -88,9 +89,10 @@ WORKER = ("the same job in the app's warm worker: the same recording and maps, e
           "socket to the app, which draws it (Textual, headless pilot, same machine)")
 
 
-def headless_recorded(cfg: Config, grid: tuple[int, int]) -> tuple[float, int]:
+def headless_recorded(cfg: Config, grid: tuple[int, int]) -> tuple[float, int, float]:
     """Headless, like for like with the app: a worker process runs the job the app would give it (same
-    recording, same map grid and pace), with no viewer; its seconds are the engine's, from summary.json."""
+    recording, same map grid and pace), with no viewer.  The engine's seconds and epochs (summary.json)
+    and the CPU seconds the process spent on the job."""
     import json
 
     from tui_trainer.app.controller import WarmWorker
@@ -103,16 +105,24 @@ def headless_recorded(cfg: Config, grid: tuple[int, int]) -> tuple[float, int]:
     time.sleep(0.3)  # as in the app: F5 comes a moment after the form settles
     folder = create_run_folder(runs_root(), "circle")
     job = {**job_line(folder, cfg, "circle", threads=engine_threads(), grid=grid), "wait_viewer": 0}
+    cpu0 = proc_cpu(worker.proc.pid)
     worker.proc.stdin.write((json.dumps(job) + "\n").encode())
     worker.proc.stdin.close()
     reply = json.loads(worker.proc.stdout.readline() or b"{}")
     if "socket" not in reply:
         raise RuntimeError(f"the worker refused the job: {reply}")
-    if worker.proc.wait(timeout=600) != 0:
+    # Its CPU is read when the run is over (summary.json written), as the app's worker's is when
+    # the app sees the end: not the interpreter's teardown after it.
+    cpu1 = None
+    while cpu1 is None and worker.proc.poll() is None:
+        if (folder / "summary.json").exists():
+            cpu1 = proc_cpu(worker.proc.pid)
+        time.sleep(0.005)
+    if worker.proc.wait(timeout=600) != 0 or cpu1 is None:
         raise RuntimeError(f"the worker failed: {(folder / 'run.log').read_text()[-500:]}")
     worker.proc.stdout.close()
     summary = json.loads((folder / "summary.json").read_text())
-    return summary["seconds"], summary["epochs_run"]
+    return summary["seconds"], summary["epochs_run"], cpu1 - cpu0
 
 
 def engine_alone(cfg: Config) -> tuple[float, int]:
@@ -129,9 +139,26 @@ def engine_alone(cfg: Config) -> tuple[float, int]:
     return seconds, epochs
 
 
-async def in_app(cfg: Config, process: bool = True) -> tuple[float, int, int, int, float, tuple[int, int]]:
-    """One run started with F5: the engine's seconds, epochs, plot and map draws, F5 to the first epoch shown
-    and the map's grid (what the worker draws maps at).
+class AppRun(NamedTuple):
+    seconds: float  # the engine's own time for the run
+    epochs: int
+    plot_draws: int
+    map_draws: int
+    first: float  # F5 to the first epoch shown
+    grid: tuple[int, int]  # the map grid the app asked the run for
+    worker_cpu: float | None  # CPU seconds the worker process spent on the run (None: the thread design)
+    app_cpu: float  # CPU seconds of the app's own process over the run
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a live process so far (Linux ``/proc``)."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def in_app(cfg: Config, process: bool = True) -> AppRun:
+    """One run started with F5, with what it cost the worker's and the app's processes.
 
     ``process=True`` is the app as shipped (a warm worker process trains);
     ``False`` is the earlier design (a thread in the app's process), for comparison.
@@ -140,6 +167,9 @@ async def in_app(cfg: Config, process: bool = True) -> tuple[float, int, int, in
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app, cfg.train.backend)
         await asyncio.sleep(0.3)  # the form settles, as a person would take a moment before F5
+        pid = app.controller.warm(cfg.train.backend).proc.pid if process else None
+        cpu0 = proc_cpu(pid) if pid else 0.0
+        app0 = time.process_time()
         t0 = time.perf_counter()
         await pilot.press("f5")
         await wait_until(pilot, lambda: app.run_state is not None and app.run_state.last is not None)
@@ -147,12 +177,14 @@ async def in_app(cfg: Config, process: bool = True) -> tuple[float, int, int, in
         # The speed is the engine's own seconds: a coarse poll here keeps the pilot from costing
         # the app process a wake-up a millisecond that a person's app never has.
         await wait_until(pilot, lambda: app.run_state is not None and app.run_state.over, timeout=600, poll=END_POLL)
+        worker_cpu = proc_cpu(pid) - cpu0 if pid else None  # the worker lingers while the app watches
+        app_cpu = time.process_time() - app0
         run = app.run_state
         if run.finished is None:
             raise RuntimeError(f"app run failed: {run.failed}")
         await pilot.pause(0.2)
-        return (run.finished.seconds, run.finished.epochs_run, app.plot.draws, app.boundary_map.draws, first,
-                tuple(app._last_grid))
+        return AppRun(run.finished.seconds, run.finished.epochs_run, app.plot.draws, app.boundary_map.draws, first,
+                      tuple(app._last_grid), worker_cpu, app_cpu)
 
 
 async def key_latency(cfg: Config, presses: int) -> dict[str, list[float]]:
@@ -368,19 +400,24 @@ def speed_section(cfg: Config, repeats: int) -> bool:
     from tui_trainer.runs.worker import MAP_INTERVAL
 
     r_rates, h_rates, a_rates, t_rates, a_first, t_first = [], [], [], [], [], []
-    draws = maps = 0
-    grid: tuple[int, int] = (0, 0)
+    r_cpu, a_cpu, ui_cpu = [], [], []
+    last: AppRun | None = None
     for _ in range(repeats):  # interleaved, so all faces see the same machine
-        seconds, n, draws, maps, first, grid = asyncio.run(in_app(cfg, process=True))
-        a_rates.append(n / seconds)
-        a_first.append(first)
-        seconds, n = headless_recorded(cfg, grid)
+        last = asyncio.run(in_app(cfg, process=True))
+        a_rates.append(last.epochs / last.seconds)
+        a_first.append(last.first)
+        a_cpu.append(last.worker_cpu / last.epochs)
+        ui_cpu.append(last.app_cpu / last.seconds)
+        seconds, n, cpu = headless_recorded(cfg, last.grid)
         r_rates.append(n / seconds)
+        r_cpu.append(cpu / n)
         seconds, n = engine_alone(cfg)
         h_rates.append(n / seconds)
-        seconds, n, _, _, first, _ = asyncio.run(in_app(cfg, process=False))
-        t_rates.append(n / seconds)
-        t_first.append(first)
+        thread = asyncio.run(in_app(cfg, process=False))
+        t_rates.append(thread.epochs / thread.seconds)
+        t_first.append(thread.first)
+    assert last is not None
+    grid, draws, maps = last.grid, last.plot_draws, last.map_draws
     ratio = max(a_rates) / max(r_rates)
     paired = sorted(a / r for a, r in zip(a_rates, r_rates, strict=True))
     first_ratio = statistics.median(a_first) / statistics.median(t_first)
@@ -397,6 +434,11 @@ def speed_section(cfg: Config, repeats: int) -> bool:
           f"best (median {statistics.median(h_rates):.1f}): recorded/alone {max(r_rates) / max(h_rates):.2f}, "
           f"app/alone {max(a_rates) / max(h_rates):.2f}; the earlier in-process thread design "
           f"{max(t_rates):.1f} epochs/s best (median {statistics.median(t_rates):.1f})")
+    cpu_ratio = statistics.median(r_cpu) / statistics.median(a_cpu)
+    print(f"  worker CPU per epoch  : app {statistics.median(a_cpu) * 1e6:.0f} us, headless "
+          f"{statistics.median(r_cpu) * 1e6:.0f} us (medians; the run's whole process, maps and recording included):"
+          f" headless/app {cpu_ratio:.2f}, a check that holds on a busy machine; the app's own process used "
+          f"{statistics.median(ui_cpu) * 100:.0f}% of a core meanwhile")
     print(f"  F5 -> first epoch shown: worker process median {statistics.median(a_first) * 1000:.0f} ms, "
           f"thread median {statistics.median(t_first) * 1000:.0f} ms, ratio {first_ratio:.2f} "
           f"(target: no slower than the thread, <= 1.0 within noise)")
