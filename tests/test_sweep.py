@@ -213,13 +213,13 @@ def test_median_pruner_prunes_hopeless_trials_and_runs_say_pruned(tmp_path):
 @pytest.mark.framework
 def test_a_killed_worker_fails_its_trial_and_the_sweep_completes(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "tui_trainer", *_sweep(
-        "--epochs", "150", "--trials", "4", "--jobs", "2", "--study", "kill", "--pruner", "none")],
+        "--epochs", "300", "--trials", "3", "--jobs", "2", "--study", "kill", "--pruner", "none")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
         env={**os.environ, **_env(tmp_path)})
     try:
         victim = None
         deadline = time.monotonic() + 120
-        while victim is None and time.monotonic() < deadline:
+        while victim is None and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
             if not (tmp_path / "runs" / ".sweeps" / "journal.log").exists():
                 continue
@@ -239,12 +239,49 @@ def test_a_killed_worker_fails_its_trial_and_the_sweep_completes(tmp_path):
     assert trials[victim.number].state.name == "FAIL"
     retry = [t for t in trials.values() if t.system_attrs.get("failed_trial") == victim.number]
     assert len(retry) == 1 and retry[0].params == victim.params  # Optuna's retry of the failed trial
-    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials.values()) == 4
+    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials.values()) == 3
     assert f"was killed (SIGKILL); its trial {victim.number} failed" in err
     # The dead trial's run folder reads as interrupted, as any SIGKILLed run does.
     runs = {json.loads(x)["folder"]: json.loads(x) for x in
             run_cli("runs", "--json", env=_env(tmp_path)).stdout.splitlines()}
     assert runs[victim.user_attrs["run_dir"]]["state"] == "interrupted"
+
+
+@pytest.mark.framework
+def test_ctrl_c_stops_every_worker_and_the_same_study_goes_on(tmp_path):
+    args = _sweep("--epochs", "2000", "--trials", "3", "--jobs", "2", "--study", "stop", "--pruner", "none")
+    proc = subprocess.Popen([sys.executable, "-m", "tui_trainer", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, **_env(tmp_path)})
+    try:
+        deadline = time.monotonic() + 120
+        running: list = []
+        while not running and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            if (tmp_path / "runs" / ".sweeps" / "journal.log").exists():
+                running = [t for t in _study(tmp_path, "stop").get_trials(deepcopy=False)
+                           if t.state.name == "RUNNING" and t.intermediate_values]
+        assert running, "no trial got going"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "--study stop" in err and "Traceback" not in err
+    trials = _study(tmp_path, "stop").get_trials(deepcopy=False)
+    stopped = [t for t in trials if t.state.name == "FAIL"]
+    assert {t.number for t in running} <= {t.number for t in stopped}
+    assert [t.state.name for t in trials if t not in stopped] in ([], ["COMPLETE"])  # none left running
+    for t in stopped:  # its run stopped after a batch and kept what it ran
+        assert "interrupted at epoch" in t.user_attrs["error"]
+        assert json.loads((Path(t.user_attrs["run_dir"]) / "state.json").read_text())["state"] == "stopped"
+    for pid in {t.user_attrs["pid"] for t in trials}:  # every worker has gone
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    again = run_cli(*_sweep("--epochs", "5", "--trials", "3", "--study", "stop"), env=_env(tmp_path))
+    assert again.returncode == 0, again.stderr
+    assert sum(t.state.name == "COMPLETE" for t in _study(tmp_path, "stop").get_trials(deepcopy=False)) == 3
 
 
 # -- PostgreSQL: a real server, started and removed here -------------------------------------------
