@@ -65,6 +65,7 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tui_trainer.core.config import FIELDS
     from tui_trainer.faces import arguments
 
     p = _parser("tui-trainer sweep", "Search hyperparameters with Optuna: every trial is a run in the run store.")
@@ -73,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the preset to start from (default circle); its [sweep] table, if any, is used")
     p.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                    help="fix a config field for every trial (repeatable)")
-    p.add_argument("--backend", choices=("tensorflow", "torch"), help="framework to train with")
+    backend = FIELDS["train.backend"]
+    p.add_argument("--backend", choices=backend.choices, help=f"{backend.help} (sets {backend.key})")
     p.add_argument("--epochs", type=int, metavar="N", help="epochs per trial")
     p.add_argument("--param", dest="params", metavar="FIELD=SPEC", action="append", default=[],
                    help="a field to search, e.g. train.learning_rate=log:0.001..0.3 (repeatable)")
