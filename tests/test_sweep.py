@@ -8,6 +8,7 @@ did is read back through Optuna's own API, not through ours.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -284,6 +285,15 @@ def test_ctrl_c_stops_every_worker_and_the_same_study_goes_on(tmp_path):
     assert sum(t.state.name == "COMPLETE" for t in _study(tmp_path, "stop").get_trials(deepcopy=False)) == 3
 
 
+@pytest.mark.framework
+def test_bad_data_stops_the_sweep_with_one_line_and_no_run_folders(tmp_path):
+    r = run_cli("sweep", "--preset", "csv", *TORCH, "--set", f"data.path={tmp_path / 'missing.csv'}",
+                "--param", "train.learning_rate=log:0.01..0.1", "--trials", "3", "--jobs", "2", env=_env(tmp_path))
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "missing.csv" in r.stderr, r.stderr
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == [".sweeps"]
+
+
 # -- PostgreSQL: a real server, started and removed here -------------------------------------------
 
 def _pg_bin() -> Path | None:
@@ -386,3 +396,50 @@ def test_two_machines_share_one_study_in_postgresql_and_the_password_never_shows
     bad = run_cli(*common, env={**_env(tmp_path), "TUI_TRAINER_STORAGE_PASSWORD": "wrong-" + SECRET})
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
     assert "postgresql://sweeper@127.0.0.1" in bad.stderr and SECRET not in bad.stderr + bad.stdout
+
+
+def _on_host(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """A sweep command as if on another machine: its own UTS namespace, so its own host name."""
+    cmd = ["unshare", "--uts", "sh", "-c", f'hostname {name} && exec "$0" "$@"', sys.executable, "-m",
+           "tui_trainer", *args]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
+
+
+@pytest.mark.framework
+def test_a_dead_machines_trial_is_failed_by_optunas_heartbeat_and_retried_elsewhere(tmp_path, postgres):
+    probe = subprocess.run(["unshare", "--uts", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("needs a UTS namespace (unshare --uts, as root) to run a worker under another host name")
+    env = {**os.environ, **_env(tmp_path), "TUI_TRAINER_STORAGE_PASSWORD": SECRET}
+    common = [*_sweep("--trials", "2", "--study", "heartbeat", "--storage", postgres, "--pruner", "none",
+                      "--heartbeat", "1")]
+    box1 = _on_host("box1", [*common, "--epochs", "5000"], env)
+    url = postgres.replace("postgresql://sweeper@", f"postgresql+psycopg://sweeper:{SECRET}@")
+    try:
+        deadline, victim = time.monotonic() + 120, None
+        while victim is None and time.monotonic() < deadline and box1.poll() is None:
+            time.sleep(0.3)
+            with contextlib.suppress(KeyError):
+                running = [t for t in _study(tmp_path, "heartbeat", storage=url).get_trials(deepcopy=False)
+                           if t.state.name == "RUNNING" and t.intermediate_values]
+                victim = running[0] if running else None
+        assert victim is not None and victim.user_attrs["host"] == "box1", "box1's trial did not get going"
+        # box1 is lost whole: its sweep command first (nothing left there to notice), then its worker.
+        box1.kill()
+        os.kill(victim.user_attrs["pid"], signal.SIGKILL)
+        box1.communicate()
+        time.sleep(2.5)  # longer than the grace period (twice the heartbeat): the trial's heartbeat is stale
+        box2 = _on_host("box2", [*common, "--epochs", "10"], env)
+        out, err = box2.communicate(timeout=180)
+    finally:
+        for proc in (box1, locals().get("box2")):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert box2.returncode == 0, err
+    trials = {t.number: t for t in _study(tmp_path, "heartbeat", storage=url).get_trials(deepcopy=False)}
+    assert trials[victim.number].state.name == "FAIL"  # failed by Optuna's heartbeat check on box2
+    retry = [t for t in trials.values() if t.system_attrs.get("failed_trial") == victim.number]
+    assert len(retry) == 1 and retry[0].state.name == "COMPLETE" and retry[0].user_attrs["host"] == "box2"
+    assert retry[0].params == victim.params
+    assert sum(t.state.name == "COMPLETE" for t in trials.values()) == 2

@@ -130,13 +130,15 @@ async def _test_trials_fill_in_live(runs_dir: Path) -> None:
     t1, _ = sweep.start(0.1, "[red]x[/]", [0.4, 0.2, 0.1])
     sweep.finish(t1, 0.1)
     t2, running = sweep.start(0.03, "tanh", [0.45, 0.35])
+    t2.report(0.35, step=2)  # as a sweep worker reports each epoch's metric
     app = sweep_app()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_view(pilot)
         await wait_for(pilot, lambda: len(cells(screen)) == 3, what="three trials")
         rows = cells(screen)
         # Newest first; the best (#1, val_loss 0.1) is starred; user text is shown as written.
-        assert [r[:3] for r in rows] == [["2", "running", "-"], ["★1", "complete", "0.1"], ["0", "complete", "0.3"]]
+        assert [r[:3] for r in rows] == [["2", "running", "~0.35"], ["★1", "complete", "0.1"], ["0", "complete", "0.3"]]
+        assert rows[0][-1] == "epoch 2"  # how far the running trial has got
         assert rows[1][4:] == ["[red]x[/]", "0.1", ""]
         assert "circle-[b]sweep[/b] (minimize val_loss) · 3 trials: 1 running, 2 complete" in label(
             screen, "#sweep-title")
@@ -201,7 +203,7 @@ async def _test_two_studies_offer_a_picker(runs_dir: Path) -> None:
     first = Sweep(runs_dir, "first")
     t, _ = first.start(0.01, "relu", [0.5])
     first.finish(t, 0.5)
-    second = Sweep(runs_dir, "second [i]x[/i]", direction="maximize", metric="val_acc")
+    second = Sweep(runs_dir, "second [i]x[/i]\x1b[2J", direction="maximize", metric="val_acc")
     for lr, value in ((0.01, 0.7), (0.05, 0.9)):
         t, _ = second.start(lr, "tanh", [0.5])
         second.finish(t, value)
@@ -211,7 +213,9 @@ async def _test_two_studies_offer_a_picker(runs_dir: Path) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, StudyPicker), what="the study picker")
         options = app.screen.query_one("#study-list", OptionList)
         shown = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        # Markup shown as written; the escape sequence (it would clear a real terminal) removed.
         assert shown[0].startswith("second [i]x[/i]") and "2 trials · maximize val_acc · best 0.9 (#1)" in shown[0]
+        assert "\x1b" not in shown[0]
         assert shown[1].startswith("first") and "1 trials · minimize val_loss · best 0.5 (#0)" in shown[1]
         await pilot.press("enter")
         screen = app.screen
@@ -223,6 +227,88 @@ async def _test_two_studies_offer_a_picker(runs_dir: Path) -> None:
         await pilot.press("down", "enter")
         await wait_for(pilot, lambda: screen.study == "first" and len(cells(screen)) == 1, what="the first study")
         assert cells(screen)[0][:3] == ["★0", "complete", "0.5"]
+        # Away and back before the worker looks again: the emptied table fills again all the same.
+        screen.follow("second [i]x[/i]\x1b[2J")
+        screen.follow("first")
+        assert cells(screen) == []
+        await wait_for(pilot, lambda: len(cells(screen)) == 1, what="the first study again")
+
+
+def test_another_storage_typed_in_the_list(runs_dir: Path, tmp_path: Path) -> None:
+    asyncio.run(_test_another_storage(runs_dir, tmp_path))
+
+
+async def _test_another_storage(runs_dir: Path, tmp_path: Path) -> None:
+    here = Sweep(runs_dir, "here")
+    t, _ = here.start(0.01, "relu", [0.5])
+    here.finish(t, 0.5)
+    # A database storage (SQLite: a real Optuna RDB storage) with a study of its own.
+    url = f"sqlite:///{tmp_path / 'sweeps.db'}"
+    there = optuna.create_study(storage=url, study_name="there", direction="maximize")
+    there.set_user_attr("metric", "val_acc")
+    there.enqueue_trial({"train.learning_rate": 0.05})
+    trial = there.ask()
+    trial.suggest_float("train.learning_rate", 1e-3, 0.3, log=True)
+    there.tell(trial, 0.93)
+    app = sweep_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_view(pilot)
+        await wait_for(pilot, lambda: screen.study == "here" and len(cells(screen)) == 1, what="the one study here")
+
+        async def type_storage(text: str) -> None:
+            await pilot.press("s")
+            await wait_for(pilot, lambda: isinstance(app.screen, StudyPicker), what="the list")
+            box = app.screen.query_one("#storage-input", Input)
+            assert box.value == screen.storage
+            box.value = text
+            box.focus()
+            await pilot.press("enter")
+            await pilot.pause(0.1)
+
+        await type_storage(str(tmp_path))  # a folder is no journal file: said in the list, which stays
+        assert "is a folder" in str(app.screen.query_one("#storage-error").render())
+        await pilot.press("escape")
+        await type_storage(url)
+        await wait_for(pilot, lambda: screen.study == "there" and len(cells(screen)) == 1, what="the study there")
+        assert cells(screen)[0][:3] == ["★0", "complete", "0.93"]
+        assert "there (maximize val_acc) · 1 trials: 1 complete" in label(screen, "#sweep-title")
+        await pilot.press("escape")
+        # F12 again: the same storage and study.
+        screen = await open_view(pilot)
+        assert (screen.storage, screen.study) == (url, "there")
+
+
+def test_a_database_password_never_reaches_the_screen(runs_dir: Path) -> None:
+    asyncio.run(_test_password_masked(runs_dir))
+
+
+async def _test_password_masked(runs_dir: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on: the database can't be reached
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"postgresql://sweeper:s3cret-pw@127.0.0.1:{port}/sweeps"
+    app = sweep_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_view(pilot)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, StudyPicker), what="the list")
+        box = app.screen.query_one("#storage-input", Input)
+        box.value = url
+        box.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "can't" in label(screen, "#sweep-title"), what="the storage's error")
+        title = label(screen, "#sweep-title")
+        assert f"postgresql://sweeper:***@127.0.0.1:{port}/sweeps" in title and "refused" in title, title
+        assert "s3cret-pw" not in app.export_screenshot()
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, StudyPicker), what="the list again")
+        # The box shows the URL without its password; Enter on it keeps the storage as it was.
+        assert app.screen.query_one("#storage-input", Input).value == f"postgresql://sweeper@127.0.0.1:{port}/sweeps"
+        assert "s3cret-pw" not in app.export_screenshot()
+        await pilot.press("escape")
+        assert screen.storage == url
 
 
 def test_no_sweeps_yet_says_how_to_start_one(runs_dir: Path) -> None:

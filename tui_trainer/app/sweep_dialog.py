@@ -20,7 +20,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from textual import on
 from textual.app import ComposeResult
@@ -125,22 +124,6 @@ class SweepLaunch:
         return lines[-1] if lines else ""
 
 
-def without_password(storage: str) -> tuple[str, str]:
-    """A database URL without its password, and the password (``("", "")`` parts stay as they are)."""
-    if "://" not in storage:
-        return storage, ""
-    parts = urlsplit(storage)
-    try:
-        password = parts.password
-    except ValueError:
-        return storage, ""
-    if not password:
-        return storage, ""
-    user, _, host = parts.netloc.rpartition("@")
-    bare = urlunsplit(parts._replace(netloc=f"{user.split(':', 1)[0]}@{host}"))
-    return bare, unquote(password)
-
-
 def sweep_command(request: SweepRequest, preset: Path, runs_dir: Path, storage: str | None) -> list[str]:
     """The ``tui-trainer sweep`` command line for a request (the storage only when it is not the default)."""
     command = [sys.executable, "-m", "tui_trainer", "sweep", "--preset", str(preset), "--trials", str(request.trials),
@@ -162,6 +145,8 @@ def launch_sweep(request: SweepRequest, cfg: Config, preset_name: str | None, ru
     preset = folder / f"{re.sub(r'[^A-Za-z0-9_-]+', '-', label).strip('-') or 'form'}.toml"  # names the runs
     preset.write_text(presets.dumps(cfg), encoding="utf-8")
     log = folder / "sweep.log"
+    from tui_trainer.app.sweep_reader import without_password
+
     url, password = without_password(storage)
     command = sweep_command(request, preset, runs_dir, None if storage == default_storage else url)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), "NO_COLOR": "1"}

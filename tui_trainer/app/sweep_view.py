@@ -27,12 +27,12 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Label, OptionList
+from textual.widgets import DataTable, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
-from tui_trainer.app.safe import literal
+from tui_trainer.app.safe import Literal, literal
 from tui_trainer.app.sweep_reader import (
     Curve,
     Poll,
@@ -42,8 +42,12 @@ from tui_trainer.app.sweep_reader import (
     TrialRow,
     default_storage,
     masked,
+    resolve,
+    without_password,
 )
+from tui_trainer.core.errors import UserError
 from tui_trainer.runs.store import runs_root
+from tui_trainer.runs.sweep import PASSWORD_ENV
 
 if TYPE_CHECKING:  # the dialog (and its TextArea) is imported when it is first opened
     from tui_trainer.app.sweep_dialog import SweepLaunch, SweepRequest
@@ -69,10 +73,11 @@ def number_text(value: float | None) -> str:
     return f"{value:.5g}"
 
 
-def seconds_text(seconds: float | None) -> str:
+def seconds_text(seconds: float | None, whole: bool = False) -> str:
+    """A trial's seconds: tenths under ten seconds; a running trial's in whole seconds, as it counts up."""
     if seconds is None:
         return "-"
-    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.1f}"
+    return f"{seconds:.0f}" if whole or seconds >= 10 else f"{seconds:.1f}"
 
 
 def param_headers(names: list[str]) -> dict[str, str]:
@@ -85,6 +90,7 @@ def param_headers(names: list[str]) -> dict[str, str]:
 class SweepPolled(Message):
     """What changed in the followed study since the last poll."""
 
+    generation: int
     poll: Poll
 
 
@@ -92,6 +98,7 @@ class SweepPolled(Message):
 class StudiesListed(Message):
     """The storage's studies, newest first."""
 
+    generation: int
     studies: tuple[StudyInfo, ...]
 
 
@@ -99,11 +106,20 @@ class StudiesListed(Message):
 class SweepProblem(Message):
     """Why the study can't be shown right now (no storage yet, no such study yet, an error)."""
 
+    generation: int
     text: str
 
 
-class StudyPicker(ModalScreen[str | None]):
-    """The storage's studies: Enter follows one, Escape keeps the current one."""
+@dataclass(frozen=True)
+class Pick:
+    """What the study list chose: a study in the shown storage, or another storage."""
+
+    study: str | None = None
+    storage: str | None = None
+
+
+class StudyPicker(ModalScreen[Pick | None]):
+    """The storage's studies (Enter follows one), and the storage itself (type another, Enter reads it)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -115,8 +131,11 @@ class StudyPicker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog dialog-wide"):
-            yield Label("Sweeps in this storage (Enter shows one, Escape cancels)", classes="dialog-title")
-            yield Label(literal(masked(self.storage)), classes="dialog-note")
+            yield Label("Sweeps: Enter shows one · Escape cancels", classes="dialog-title")
+            yield Static(f"storage: a journal file, sqlite:///FILE or postgresql://USER@HOST/DB (a password from "
+                         f"${PASSWORD_ENV}); Enter reads it", classes="dialog-note")
+            yield Input(without_password(self.storage)[0], compact=True, id="storage-input")
+            yield Literal("", id="storage-error", classes="field-error")
             options = []
             for info in self.studies:
                 text = Text()
@@ -128,10 +147,16 @@ class StudyPicker(ModalScreen[str | None]):
                 text.append_text(literal(f"\n  {info.trials} trials · {info.direction} {info.metric}{best}"
                                          + (f" · preset {info.preset}" if info.preset else ""), style="dim"))
                 options.append(Option(text))
+            if not options:
+                yield Static("no sweeps in this storage yet", classes="dialog-note")
             yield OptionList(*options, id="study-list")
 
     def on_mount(self) -> None:
         options = self.query_one("#study-list", OptionList)
+        if not self.studies:
+            options.display = False
+            self.query_one("#storage-input", Input).focus()
+            return
         names = [info.name for info in self.studies]
         options.highlighted = names.index(self.current) if self.current in names else 0
         options.focus()
@@ -139,7 +164,23 @@ class StudyPicker(ModalScreen[str | None]):
     @on(OptionList.OptionSelected, "#study-list")
     def _chosen(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.dismiss(self.studies[event.option_index].name)
+        self.dismiss(Pick(study=self.studies[event.option_index].name))
+
+    @on(Input.Submitted, "#storage-input")
+    def _storage_entered(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        if text == without_password(self.storage)[0]:
+            self.dismiss(None)  # the storage shown now (its password, if it had one, kept)
+            return
+        try:
+            ref = resolve(text)
+        except UserError as exc:
+            error = self.query_one("#storage-error", Literal)
+            error.update(masked(text, str(exc)))
+            error.display = True
+            return
+        self.dismiss(Pick(storage=str(ref.journal) if ref.journal is not None else text))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -181,6 +222,9 @@ class SweepScreen(Screen[Path | None]):
         self._best: int | None = None
         self._picker_offered = False
         self._stop = threading.Event()
+        #: Counts switches of study or storage; the worker starts afresh on a new one, and the
+        #: messages it posted for an older one are dropped.
+        self.generation = 0
         #: Messages folded in and charts drawn (tests read them).
         self.polls = 0
         self.draws = 0
@@ -215,33 +259,39 @@ class SweepScreen(Screen[Path | None]):
         worker = get_current_worker()
         reader: SweepReader | None = None
         listed = -math.inf
+        seen = -1
         while not worker.is_cancelled and not self._stop.is_set():
             began = time.monotonic()
-            storage, study = self.storage, self.study
+            generation, storage, study = self.generation, self.storage, self.study
             if reader is None or reader.storage_url != storage:
                 reader = SweepReader(storage)
+            elif generation != seen:
+                reader.forget()  # the view emptied its table: every row again
+            seen = generation
             try:
                 if study is None or began - listed >= LIST_SECONDS:
-                    self.post_message(StudiesListed(tuple(reader.studies())))
+                    self.post_message(StudiesListed(generation, tuple(reader.studies())))
                     listed = began
                 if study is not None:
                     found = reader.poll(study)
                     if found.changed or found.curves or found.dropped_curves or found.study != self.info:
-                        self.post_message(SweepPolled(found))
+                        self.post_message(SweepPolled(generation, found))
             except FileNotFoundError as exc:
                 reader = None  # the sweep that creates it may be starting: look again next time
-                self.post_message(SweepProblem(f"no sweeps in {exc.filename or storage} yet · n starts one from the form"))
+                self.post_message(SweepProblem(generation, f"no sweeps in {exc.filename or storage} yet · "
+                                                        "n starts one from the form"))
             except StudyMissing:
-                self.post_message(SweepProblem(f"waiting for sweep {study} to appear in the storage…"))
+                self.post_message(SweepProblem(generation, f"waiting for sweep {study} to appear in the storage…"))
             except Exception as exc:  # noqa: BLE001 - a storage that fails is said, and tried again
                 reader = None
-                self.post_message(SweepProblem(masked(storage, f"can't read the storage: {type(exc).__name__}: {exc}")))
+                shown = masked(storage, f"can't read the storage: {exc}")
+                self.post_message(SweepProblem(generation, shown))
             self._stop.wait(max(0.0, self.poll - (time.monotonic() - began)))
 
     # -- folding in what the worker found --------------------------------------------------------------
     def on_sweep_polled(self, message: SweepPolled) -> None:
         poll = message.poll
-        if poll.study.name != self.study:
+        if message.generation != self.generation:
             return  # a poll of the study shown before a switch
         self.polls += 1
         self.problem = None
@@ -287,6 +337,8 @@ class SweepScreen(Screen[Path | None]):
         self.show_status("")
 
     def on_studies_listed(self, message: StudiesListed) -> None:
+        if message.generation != self.generation:
+            return
         self.studies = message.studies
         if self.study is not None or not message.studies:
             if not message.studies and self.study is None:
@@ -300,6 +352,8 @@ class SweepScreen(Screen[Path | None]):
             self.action_pick_study()
 
     def on_sweep_problem(self, message: SweepProblem) -> None:
+        if message.generation != self.generation:
+            return
         if not self._launch_failed():
             self.problem = message.text
         self._update_title()
@@ -329,7 +383,8 @@ class SweepScreen(Screen[Path | None]):
         params = dict(row.params)
         cells = [Text(f"★{row.number}" if best else str(row.number), style=style),
                  Text(row.state, style=style or STATE_STYLES.get(row.state, "")),
-                 Text(number_text(row.value), style=style), Text(seconds_text(row.seconds), style=style)]
+                 Text(("~" if row.so_far and row.value is not None else "") + number_text(row.value), style=style),
+                 Text(seconds_text(row.seconds, whole=row.state == "running"), style=style)]
         cells += [literal(params.get(name, "-"), style=style) for name in self.params]
         cells.append(literal(row.note, style="dim" if not best else style))
         return cells
@@ -435,6 +490,10 @@ class SweepScreen(Screen[Path | None]):
             self.storage = storage
         if study == self.study and self.info is not None:
             return
+        self._reset(study)
+
+    def _reset(self, study: str | None) -> None:
+        self.generation += 1
         self.study = study
         self.info = None
         self.rows.clear()
@@ -447,15 +506,24 @@ class SweepScreen(Screen[Path | None]):
         self._update_best()
 
     def action_pick_study(self) -> None:
-        if not self.studies:
-            self.show_status("no other sweeps in this storage yet")
-            return
+        def chosen(pick: Pick | None) -> None:
+            if pick is None:
+                return
+            if pick.storage is not None:
+                self.read_storage(pick.storage)
+            elif pick.study is not None:
+                self.follow(pick.study)
 
-        def chosen(name: str | None) -> None:
-            if name is not None:
-                self.follow(name)
+        self.app.push_screen(StudyPicker(self.storage, self.studies or (), self.study), chosen)
 
-        self.app.push_screen(StudyPicker(self.storage, self.studies, self.study), chosen)
+    def read_storage(self, storage: str) -> None:
+        """Show another storage: its studies are listed at the worker's next look (the list comes up if
+        there are several, its one study is shown if there is one)."""
+        self.storage = storage
+        self.studies = None
+        self._picker_offered = False
+        self.problem = None
+        self._reset(None)
 
     @on(DataTable.RowSelected, "#sweep-trials")
     def _open_trial(self, event: DataTable.RowSelected) -> None:

@@ -242,9 +242,13 @@ class Supervisor:
         assert proc.stderr is not None
         for raw in proc.stderr:
             line = self.ref.scrub(raw.decode("utf-8", "replace").rstrip("\n"))
-            if line.strip():
-                with self.lock:
-                    self.errors.append(line)
+            if not line.strip():
+                continue
+            with self.lock:
+                # Bad input (a missing data file) stops every worker with the same error: say it once.
+                repeated = "error:" in line and any("error:" in seen for seen in self.errors)
+                self.errors.append(line)
+            if not repeated:
                 _note(line.removeprefix("tui-trainer: "))
 
     # -- output -------------------------------------------------------------------------------
