@@ -266,7 +266,7 @@ class RunExporter(Face):
     def _save_best(self) -> None:
         session = self._session_getter()
         best = self.progress.best
-        if session is None or getattr(session, "backend", None) is None or best is None:
+        if session is None or not session.has_model() or best is None:
             return
         suffix = _weights_suffix(session)
         self.best_weights = atomic_save(self.dir / f"best{suffix}", lambda stem: session.save(stem.parent))
@@ -309,7 +309,7 @@ class RunExporter(Face):
 
     def _finish(self, event: RunFinished) -> None:
         session = self._session_getter()
-        if session is not None and getattr(session, "backend", None) is not None and event.epochs_run > 0:
+        if session is not None and session.has_model() and event.epochs_run > 0:
             suffix = _weights_suffix(session)
             self.weights = atomic_save(self.dir / f"model{suffix}", lambda stem: session.save(stem.parent))
             best = self.progress.best
@@ -373,7 +373,7 @@ class RunExporter(Face):
 
 
 def _weights_suffix(session: Any) -> str:
-    return ".keras" if getattr(session.backend, "name", "") == "tensorflow" else ".pt"
+    return ".keras" if session.config.train.backend == "tensorflow" else ".pt"
 
 
 def _finite(value: float) -> float | None:
