@@ -72,11 +72,8 @@ class RunState:
     paused_since: float | None = None
 
     def fold(self, event: Event) -> None:
-        """One event into the run's reducer (epochs go through ``add_epoch``, which keeps the curves too)."""
-        if isinstance(event, EpochEnded):
-            self.add_epoch(event)
-        else:
-            self.known(event)
+        """One event into the run's reducer; epochs come through ``add_epoch``, which keeps the curves too."""
+        self.known(event)
 
     @property
     def started(self) -> RunStarted | None:
