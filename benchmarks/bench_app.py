@@ -35,11 +35,12 @@ from collections.abc import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tui_trainer import engine, presets  # noqa: E402
 from tui_trainer.app import TrainerApp, create_app  # noqa: E402
 from tui_trainer.app.app import engine_threads  # noqa: E402
 from tui_trainer.app.messages import EpochDone, NetworkReady  # noqa: E402
-from tui_trainer.config import Config, default_config  # noqa: E402
+from tui_trainer.core import presets  # noqa: E402
+from tui_trainer.core.config import Config, default_config  # noqa: E402
+from tui_trainer.engine import session as engine
 
 SIZE = (120, 40)
 #: The app must train at this fraction of headless speed or better.

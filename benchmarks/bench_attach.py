@@ -25,8 +25,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tui_trainer.app import create_app  # noqa: E402
-from tui_trainer.presets import load_preset  # noqa: E402
-from tui_trainer.runclient import replay  # noqa: E402
+from tui_trainer.core.presets import load_preset  # noqa: E402
+from tui_trainer.runs.client import replay  # noqa: E402
 
 TARGET = 1.0
 

@@ -36,9 +36,22 @@ import numpy as np
 TARGET = 1.10
 
 
+def session_class():
+    try:
+        from tui_trainer.engine.session import Session
+    except ImportError:  # the layout before packages by layer (to measure older code)
+        from tui_trainer.engine import Session  # type: ignore[attr-defined,no-redef]
+    return Session
+
+
 def circle(backend: str, epochs: int):
-    from tui_trainer.data import load_dataset
-    from tui_trainer.presets import load_preset
+    try:
+        from tui_trainer.core.presets import load_preset
+        from tui_trainer.data.datasets import load_dataset
+    except ImportError:  # the layout before packages by layer
+        from tui_trainer.presets import load_preset  # type: ignore[no-redef]
+
+        from tui_trainer.data import load_dataset  # type: ignore[attr-defined,no-redef]
 
     cfg = load_preset("circle", {"train.backend": backend, "train.epochs": epochs})
     return cfg, load_dataset(cfg)
@@ -46,9 +59,7 @@ def circle(backend: str, epochs: int):
 
 def bare(cfg, ds) -> float:
     """Seconds per epoch of the backend's own epochs, in a plain loop."""
-    from tui_trainer.engine import Session
-
-    session = Session(cfg, ds, threads=1)
+    session = session_class()(cfg, ds, threads=1)
     session.prepare()
     backend, epochs, batch = session.backend, cfg.train.epochs, cfg.train.batch_size
     rng = np.random.default_rng(cfg.data.seed)
@@ -63,16 +74,12 @@ def bare(cfg, ds) -> float:
 
 def engine(cfg, ds) -> float:
     """Seconds per epoch of ``Session.run``, from its first epoch to its last, with a recorded run's faces."""
-    from tui_trainer.engine import Session
-
     try:
         from tui_trainer.core.progress import RunProgress
-    except ImportError:  # the layout before packages by layer
-        from tui_trainer.progress import RunProgress
-    try:
         from tui_trainer.runs.export import event_line
-    except ImportError:
-        from tui_trainer.export import event_line
+    except ImportError:  # the layout before packages by layer
+        from tui_trainer.export import event_line  # type: ignore[no-redef]
+        from tui_trainer.progress import RunProgress  # type: ignore[no-redef]
 
     reducer = RunProgress()
     marks: list[float] = []
@@ -85,7 +92,7 @@ def engine(cfg, ds) -> float:
         reducer.apply(event)
         event_line(event)
 
-    session = Session(cfg, ds, threads=1)
+    session = session_class()(cfg, ds, threads=1)
     session.keep_history = False
     session.run(emit)
     # From the end of epoch 1 to the end of the last: every epoch but the first is one whole trip round the loop.

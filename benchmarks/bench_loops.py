@@ -28,10 +28,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
-from tui_trainer.control import RunControl
-from tui_trainer.data import load_dataset
-from tui_trainer.engine import Session
-from tui_trainer.presets import load_preset
+from tui_trainer.core.control import RunControl
+from tui_trainer.core.presets import load_preset
+from tui_trainer.data.datasets import load_dataset
+from tui_trainer.engine.session import Session
 
 LR, BATCH = 0.03, 15
 

@@ -33,11 +33,11 @@ from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 
-from tui_trainer import mapview
 from tui_trainer.app.boundary import map_points, map_segments
-from tui_trainer.config import default_config
-from tui_trainer.data import load_dataset
-from tui_trainer.mapview import MapPoints
+from tui_trainer.core import mapview
+from tui_trainer.core.config import default_config
+from tui_trainer.core.mapview import MapPoints
+from tui_trainer.data.datasets import load_dataset
 
 #: Cell rows of the map widget at each terminal size (from the app's layouts).
 SIZES = {"80x24": 16, "120x40": 14, "200x60": 27}

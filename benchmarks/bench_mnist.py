@@ -78,9 +78,9 @@ def worker_keras(epochs: int, threads: int) -> dict:
 
 def worker_backend(backend: str, epochs: int, threads: int) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from tui_trainer.config import from_dict
-    from tui_trainer.data import Dataset
-    from tui_trainer.engine import train
+    from tui_trainer.core.config import from_dict
+    from tui_trainer.data.datasets import Dataset
+    from tui_trainer.engine.session import train
 
     x, y, xv, yv = make_data()
     ds = Dataset(name="mnist-shaped", task="multiclass", x_train=x, y_train=y, x_val=xv, y_val=yv,

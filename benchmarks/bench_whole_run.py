@@ -35,8 +35,8 @@ REFERENCE = {"tensorflow": "keras", "torch": "dataloader"}
 
 
 def circle_data():
-    from tui_trainer.data import load_dataset
-    from tui_trainer.presets import load_preset
+    from tui_trainer.core.presets import load_preset
+    from tui_trainer.data.datasets import load_dataset
 
     return load_dataset(load_preset("circle"))
 
@@ -87,8 +87,8 @@ def run_dataloader(ds, epochs: int) -> tuple[float, float]:
 
 
 def run_engine(backend: str, ds, epochs: int) -> tuple[float, float]:
-    from tui_trainer.engine import Session
-    from tui_trainer.presets import load_preset
+    from tui_trainer.core.presets import load_preset
+    from tui_trainer.engine.session import Session
 
     cfg = load_preset("circle", {"train.backend": backend, "train.epochs": epochs})
     done: dict[str, float] = {}

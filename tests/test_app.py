@@ -22,14 +22,14 @@ import pytest
 from rich.console import Console
 
 from tests.conftest import REPO
-from tui_trainer import config as cfgmod
-from tui_trainer import presets
 from tui_trainer.app import TrainerApp, create_app
 from tui_trainer.app.boundary import map_shape
 from tui_trainer.app.dialogs import ConfirmScreen, OpenPresetScreen, SavePresetScreen
 from tui_trainer.app.forms import ErrorText, LayerRow
-from tui_trainer.config import Config
-from tui_trainer.errors import ConfigError
+from tui_trainer.core import config as cfgmod
+from tui_trainer.core import presets
+from tui_trainer.core.config import Config
+from tui_trainer.core.errors import ConfigError
 
 pytestmark = pytest.mark.app
 
@@ -117,9 +117,9 @@ def test_form_check_reports_every_bad_field_with_the_cli_message():
 def test_fast_map_draws_exactly_what_mapview_render_rich_draws():
     from rich.console import Console
 
-    from tui_trainer import mapview
     from tui_trainer.app.boundary import map_points, map_segments
-    from tui_trainer.data import load_dataset
+    from tui_trainer.core import mapview
+    from tui_trainer.data.datasets import load_dataset
 
     ds = load_dataset(cfgmod.default_config())
     rng = np.random.default_rng(0)
@@ -148,7 +148,7 @@ def test_images_are_drawn_in_text_at_a_readable_size():
 
 def test_courier_coalesces_fast_epochs_but_never_holds_one_back_at_a_pause():
     from tui_trainer.app.messages import Courier, EpochDone, RunEnded
-    from tui_trainer.events import EpochEnded, RunFinished
+    from tui_trainer.core.events import EpochEnded, RunFinished
 
     posted, now, paused = [], [0.0], [False]
     courier = Courier(1, posted.append, lambda: paused[0], clock=lambda: now[0])
@@ -180,7 +180,7 @@ def test_first_frame_comes_before_tensorflow_is_imported():
     code = textwrap.dedent("""
         import asyncio, sys, time
         from tui_trainer.app import create_app
-        from tui_trainer.presets import load_preset
+        from tui_trainer.core.presets import load_preset
 
         async def main():
             app = create_app(load_preset("circle"), preset_name="circle", threads=1)

@@ -24,9 +24,9 @@ import pytest
 
 from tests.conftest import REPO
 from tests.test_app import ready, run_to_end, wait_for
-from tui_trainer import presets
 from tui_trainer.app import create_app
 from tui_trainer.app.dialogs import OpenPresetScreen
+from tui_trainer.core import presets
 
 pytestmark = pytest.mark.app
 

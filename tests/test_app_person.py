@@ -14,10 +14,10 @@ from textual.app import App
 from textual.widgets import Button
 
 from tests.test_app import SIZE, app_for, circle, ready, run_to_end, table_rows, text_of, wait_for
-from tui_trainer import presets
 from tui_trainer.app import TrainerApp, create_app
 from tui_trainer.app.dialogs import OpenPresetScreen, SavePresetScreen
 from tui_trainer.app.forms import LayerRow
+from tui_trainer.core import presets
 
 pytestmark = pytest.mark.app
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from tests.test_app import circle, ready, run_to_end
-from tui_trainer import presets
 from tui_trainer.app import create_app
+from tui_trainer.core import presets
 
 pytestmark = pytest.mark.app
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tui_trainer.compare import print_comparison
-from tui_trainer.comparison import read_run
-from tui_trainer.config import from_dict
-from tui_trainer.export import RunExporter
+from tui_trainer.core.config import from_dict
+from tui_trainer.faces.compare import print_comparison
+from tui_trainer.runs.comparison import read_run
+from tui_trainer.runs.export import RunExporter
 
 pytestmark = pytest.mark.framework
 
@@ -26,7 +26,7 @@ def make_run(folder: Path, hidden: list[int], epochs: int = 4, **study: object) 
     def emit(event) -> None:
         exporter(event)
 
-    from tui_trainer.engine import Session
+    from tui_trainer.engine.session import Session
 
     session = Session(config)
     holder["session"] = session

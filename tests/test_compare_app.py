@@ -11,9 +11,9 @@ import pytest
 from textual.widgets import DataTable, SelectionList
 
 from tests.test_app import circle, wait_for
-from tui_trainer import presets
 from tui_trainer.app import create_app
 from tui_trainer.app.compare_view import CompareScreen
+from tui_trainer.core import presets
 
 pytestmark = pytest.mark.app
 

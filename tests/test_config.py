@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tui_trainer import config as cfgmod
-from tui_trainer.config import Config, from_dict, parse_set, parse_value
-from tui_trainer.errors import ConfigError
+from tui_trainer.core import config as cfgmod
+from tui_trainer.core.config import Config, from_dict, parse_set, parse_value
+from tui_trainer.core.errors import ConfigError
 
 
 def test_defaults_are_the_textbook_recipe():

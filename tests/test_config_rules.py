@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tui_trainer.config import Config, check_consistency, from_dict, resolve_loss, resolve_output_activation
-from tui_trainer.errors import ConfigError
+from tui_trainer.core.config import Config, check_consistency, from_dict, resolve_loss, resolve_output_activation
+from tui_trainer.core.errors import ConfigError
 
 MESSAGES = [
     ({"bogus": 1}, "bogus: unknown key; allowed keys: description, extends, data, model, train"),

@@ -15,12 +15,12 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tui_trainer import presets  # noqa: E402
 from tui_trainer.backends import Head, create_backend  # noqa: E402
 from tui_trainer.backends.base import BuildOptions  # noqa: E402
-from tui_trainer.config import from_dict  # noqa: E402
-from tui_trainer.engine import train  # noqa: E402
-from tui_trainer.layers import LayerSpec, build_specs, count_params  # noqa: E402
+from tui_trainer.core import presets  # noqa: E402
+from tui_trainer.core.config import from_dict  # noqa: E402
+from tui_trainer.core.layers import LayerSpec, build_specs, count_params  # noqa: E402
+from tui_trainer.engine.session import train  # noqa: E402
 
 pytestmark = pytest.mark.framework
 

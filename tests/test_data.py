@@ -7,8 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from tui_trainer.config import Config, from_dict
-from tui_trainer.data import expand_features, grid_points, load_dataset
+from tui_trainer.core.config import Config, from_dict
+from tui_trainer.data.datasets import expand_features, grid_points, load_dataset
 
 
 @pytest.mark.parametrize("name", ["circle", "xor", "gauss", "spiral"])

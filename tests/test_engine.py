@@ -8,13 +8,13 @@ import threading
 import numpy as np
 import pytest
 
-from tui_trainer.config import from_dict
-from tui_trainer.control import RunControl
-from tui_trainer.data import load_dataset
-from tui_trainer.engine import Session, train
-from tui_trainer.events import BoundaryUpdated, EpochEnded, RunFailed, RunFinished, RunStarted
-from tui_trainer.layers import build_specs, count_params
-from tui_trainer.presets import load_preset
+from tui_trainer.core.config import from_dict
+from tui_trainer.core.control import RunControl
+from tui_trainer.core.events import BoundaryUpdated, EpochEnded, RunFailed, RunFinished, RunStarted
+from tui_trainer.core.layers import build_specs, count_params
+from tui_trainer.core.presets import load_preset
+from tui_trainer.data.datasets import load_dataset
+from tui_trainer.engine.session import Session, train
 
 pytestmark = pytest.mark.framework
 

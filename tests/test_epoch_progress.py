@@ -21,8 +21,8 @@ import pytest
 from tests.conftest import REPO, run_cli
 from tui_trainer.app.messages import EpochProgressed, message_for
 from tui_trainer.app.metrics import progress_parts
-from tui_trainer.events import EpochProgress
-from tui_trainer.progress_line import ERASE
+from tui_trainer.core.events import EpochProgress
+from tui_trainer.faces.progress_line import ERASE
 
 pytestmark = pytest.mark.framework
 

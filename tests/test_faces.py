@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from tui_trainer.core.durations import fmt_duration
-from tui_trainer.core.hooks import HOOKS, Face, dispatch
-from tui_trainer.events import (
+from tui_trainer.core.events import (
     BoundaryUpdated,
     ClassReport,
     EpochEnded,
@@ -16,6 +15,7 @@ from tui_trainer.events import (
     RunFailed,
     RunFinished,
 )
+from tui_trainer.core.hooks import HOOKS, Face, dispatch
 
 EPOCH = EpochEnded(epoch=1, epochs=2, loss=0.5, acc=0.5, val_loss=0.4, val_acc=0.6, seconds=0.01)
 FINISHED = RunFinished(reason="completed", epochs_run=1, best_epoch=1, best_val_loss=0.4, best_val_acc=0.6,

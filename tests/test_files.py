@@ -14,12 +14,12 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tests.conftest import run_cli  # noqa: E402
-from tui_trainer import presets  # noqa: E402
-from tui_trainer.config import Config, from_dict  # noqa: E402
-from tui_trainer.data import Dataset, expand_features, load_dataset  # noqa: E402
-from tui_trainer.engine import train  # noqa: E402
-from tui_trainer.errors import DataError  # noqa: E402
-from tui_trainer.events import BoundaryUpdated, ClassReport, RunStarted  # noqa: E402
+from tui_trainer.core import presets  # noqa: E402
+from tui_trainer.core.config import Config, from_dict  # noqa: E402
+from tui_trainer.core.errors import DataError  # noqa: E402
+from tui_trainer.core.events import BoundaryUpdated, ClassReport, RunStarted  # noqa: E402
+from tui_trainer.data.datasets import Dataset, expand_features, load_dataset  # noqa: E402
+from tui_trainer.engine.session import train  # noqa: E402
 
 
 def file_config(path: Path, **data: object) -> Config:
@@ -291,7 +291,7 @@ def test_csv_preset_trains_with_the_map() -> None:
     """The shipped preset as is (TensorFlow), end to end: mapping note, map, accuracy."""
     cfg = presets.load_preset("csv", {"train.epochs": 40})
     events: list = []
-    from tui_trainer.control import RunControl
+    from tui_trainer.core.control import RunControl
 
     control = RunControl()
     control.grid_shape = (6, 12)
@@ -346,8 +346,8 @@ def test_loading_files_and_digits_imports_no_framework(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "p.csv", "x1,x2,label", ["1,2,a", "3,4,b"])
     code = (
         "import sys\n"
-        "from tui_trainer.config import from_dict\n"
-        "from tui_trainer.data import load_dataset\n"
+        "from tui_trainer.core.config import from_dict\n"
+        "from tui_trainer.data.datasets import load_dataset\n"
         f"load_dataset(from_dict({{'data': {{'dataset': 'file', 'path': {str(path)!r}}}}}))\n"
         "load_dataset(from_dict({'data': {'dataset': 'digits'}, 'model': {'output_activation': 'softmax'},"
         " 'train': {'loss': 'categorical_crossentropy'}}))\n"

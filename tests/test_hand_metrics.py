@@ -24,10 +24,10 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tui_trainer.config import from_dict  # noqa: E402
-from tui_trainer.data import Dataset  # noqa: E402
-from tui_trainer.engine import Session  # noqa: E402
-from tui_trainer.events import EpochEnded, RunStarted  # noqa: E402
+from tui_trainer.core.config import from_dict  # noqa: E402
+from tui_trainer.core.events import EpochEnded, RunStarted  # noqa: E402
+from tui_trainer.data.datasets import Dataset  # noqa: E402
+from tui_trainer.engine.session import Session  # noqa: E402
 
 pytestmark = pytest.mark.framework
 

@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO, run_cli
-from tui_trainer import layers, presets
-from tui_trainer.config import Config, LayerConfig, ModelConfig
-from tui_trainer.errors import ConfigError
-from tui_trainer.textsafe import printable
+from tui_trainer.core import layers, presets
+from tui_trainer.core.config import Config, LayerConfig, ModelConfig
+from tui_trainer.core.errors import ConfigError
+from tui_trainer.core.textsafe import printable
 
 ESC = "\x1b"
 
@@ -310,8 +310,8 @@ def test_escapes_in_labels_and_descriptions_never_reach_a_pipe(tmp_path, isolate
 def test_concurrent_saves_have_one_winner(isolated_config):
     code = textwrap.dedent("""
         import sys
-        from tui_trainer import presets
-        from tui_trainer.config import Config
+        from tui_trainer.core import presets
+        from tui_trainer.core.config import Config
         cfg = Config(description=f"writer {sys.argv[1]}")
         try:
             presets.save_preset(cfg, "race")

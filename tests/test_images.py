@@ -16,12 +16,13 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tests.conftest import run_cli  # noqa: E402
-from tui_trainer import images, presets  # noqa: E402
-from tui_trainer.config import Config, from_dict  # noqa: E402
-from tui_trainer.data import load_dataset  # noqa: E402
-from tui_trainer.engine import train  # noqa: E402
-from tui_trainer.errors import DataError  # noqa: E402
-from tui_trainer.events import ClassReport, RunStarted  # noqa: E402
+from tui_trainer.core import presets  # noqa: E402
+from tui_trainer.core.config import Config, from_dict  # noqa: E402
+from tui_trainer.core.errors import DataError  # noqa: E402
+from tui_trainer.core.events import ClassReport, RunStarted  # noqa: E402
+from tui_trainer.data import images  # noqa: E402
+from tui_trainer.data.datasets import load_dataset  # noqa: E402
+from tui_trainer.engine.session import train  # noqa: E402
 
 MULTICLASS = {"model": {"output_activation": "softmax"}, "train": {"loss": "categorical_crossentropy"}}
 

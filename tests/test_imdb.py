@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import run_cli
-from tui_trainer import imdb
-from tui_trainer.config import from_dict
-from tui_trainer.data import load_dataset
-from tui_trainer.errors import DataError
+from tui_trainer.core.config import from_dict
+from tui_trainer.core.errors import DataError
+from tui_trainer.data import imdb
+from tui_trainer.data.datasets import load_dataset
 
 IMDB_CONFIG = {"data": {"dataset": "imdb"}, "model": {"output_activation": "sigmoid"},
                "train": {"loss": "binary_crossentropy", "backend": "torch"}}

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 from tests.test_hand_metrics import B0, W0, X_TRAIN, X_VAL, Y_TRAIN, Y_VAL, FixedWeights, sigmoid
-from tui_trainer.config import from_dict
-from tui_trainer.control import RunControl
-from tui_trainer.data import Dataset
-from tui_trainer.errors import ConfigError
-from tui_trainer.events import BoundaryUpdated, EpochEnded, RunFailed, RunFinished, RunStarted
+from tui_trainer.core.config import from_dict
+from tui_trainer.core.control import RunControl
+from tui_trainer.core.errors import ConfigError
+from tui_trainer.core.events import BoundaryUpdated, EpochEnded, RunFailed, RunFinished, RunStarted
+from tui_trainer.data.datasets import Dataset
 
 pytestmark = [pytest.mark.framework, pytest.mark.mutation]
 
@@ -289,7 +289,7 @@ def multiclass_dataset() -> Dataset:
 
 def test_multiclass_runs_set_up_their_head_and_draw_no_map() -> None:
     from tui_trainer.backends import Head
-    from tui_trainer.engine import Session
+    from tui_trainer.engine.session import Session
 
     cfg = from_dict({"data": {"dataset": "file"}, "model": {"hidden": [4], "output_activation": "auto"},
                      "train": {"backend": "torch", "loss": "auto", "epochs": 2, "learning_rate": 0.1}})
@@ -311,7 +311,7 @@ def test_multiclass_runs_set_up_their_head_and_draw_no_map() -> None:
 
 
 def test_train_loads_the_configured_data_when_given_none() -> None:
-    from tui_trainer.engine import train
+    from tui_trainer.engine.session import train
 
     cfg = from_dict({"data": {"dataset": "circle", "noise": 0.1, "train_ratio": 0.6},
                      "train": {"backend": "torch", "epochs": 2}})
@@ -342,7 +342,7 @@ def test_l2_penalty_enters_the_step_but_not_the_reported_loss() -> None:
 def test_exporter_saves_the_weights_of_a_run_that_trained(tmp_path) -> None:
     import json
 
-    from tui_trainer.export import RunExporter
+    from tui_trainer.runs.export import RunExporter
 
     for folder, control in (("ran", None), ("never", RunControl())):
         if control is not None:

@@ -12,10 +12,10 @@ import pytest
 
 from tests.test_hand_metrics import FixedWeights
 from tests.test_loop import config, dataset, epochs_of
-from tui_trainer.callbacks import Callback, LoopState
-from tui_trainer.control import RunControl
-from tui_trainer.events import BoundaryUpdated, EpochEnded, RunFinished
-from tui_trainer.progress import RunProgress
+from tui_trainer.core.control import RunControl
+from tui_trainer.core.events import BoundaryUpdated, EpochEnded, RunFinished
+from tui_trainer.core.progress import RunProgress
+from tui_trainer.engine.callbacks import Callback, LoopState
 
 pytestmark = [pytest.mark.framework]
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from tui_trainer import metrics
+from tui_trainer.core import metrics
 
 
 def test_decision_values_put_every_head_on_one_scale() -> None:

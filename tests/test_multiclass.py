@@ -16,11 +16,11 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tui_trainer import metrics  # noqa: E402
-from tui_trainer.config import from_dict  # noqa: E402
-from tui_trainer.data import Dataset  # noqa: E402
-from tui_trainer.engine import Session  # noqa: E402
-from tui_trainer.events import ClassReport, EpochEnded, RunStarted  # noqa: E402
+from tui_trainer.core import metrics  # noqa: E402
+from tui_trainer.core.config import from_dict  # noqa: E402
+from tui_trainer.core.events import ClassReport, EpochEnded, RunStarted  # noqa: E402
+from tui_trainer.data.datasets import Dataset  # noqa: E402
+from tui_trainer.engine.session import Session  # noqa: E402
 
 KERNEL = np.eye(3, dtype=np.float32)
 BIAS = np.array([0.0, 0.5, -0.5], np.float32)

@@ -16,17 +16,17 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.test_conv import build_both, copy_tf_weights_into_torch, specs_for
-from tui_trainer import network
 from tui_trainer.backends import Head, create_backend
 from tui_trainer.backends.base import BuildOptions
-from tui_trainer.config import from_dict
-from tui_trainer.control import RunControl
-from tui_trainer.data import expand_features, grid_points
-from tui_trainer.engine import train
-from tui_trainer.events import BoundaryUpdated, NetworkUpdated, to_json_dict
-from tui_trainer.headless import HeadlessPrinter
-from tui_trainer.layers import build_specs
-from tui_trainer.presets import load_preset
+from tui_trainer.core.config import from_dict
+from tui_trainer.core.control import RunControl
+from tui_trainer.core.events import BoundaryUpdated, NetworkUpdated, to_json_dict
+from tui_trainer.core.layers import build_specs
+from tui_trainer.core.presets import load_preset
+from tui_trainer.data.datasets import expand_features, grid_points
+from tui_trainer.engine import network
+from tui_trainer.engine.session import train
+from tui_trainer.faces.headless import HeadlessPrinter
 
 pytestmark = pytest.mark.framework
 

@@ -12,9 +12,9 @@ import pytest
 from textual.widgets import Checkbox
 
 from tests.test_app import SIZE, app_for, circle, ready, run_to_end, wait_for, words_of
-from tui_trainer import presets
 from tui_trainer.app import create_app
 from tui_trainer.app.network_view import NetworkView, compute_layout
+from tui_trainer.core import presets
 
 pytestmark = pytest.mark.app
 

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from tui_trainer import playground
+from tui_trainer.data import playground
 
 plygdata = pytest.importorskip("plygdata")
 

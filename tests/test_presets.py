@@ -6,9 +6,9 @@ import tomllib
 
 import pytest
 
-from tui_trainer import presets
-from tui_trainer.config import Config
-from tui_trainer.errors import ConfigError, UserError
+from tui_trainer.core import presets
+from tui_trainer.core.config import Config
+from tui_trainer.core.errors import ConfigError, UserError
 
 PLAYGROUND = ("circle", "xor", "gauss", "spiral", "reg-plane", "reg-gauss")
 

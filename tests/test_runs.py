@@ -370,10 +370,10 @@ def test_attach_replays_then_follows_live_and_controls_the_run(tmp_path):
     import asyncio
 
     from tests.test_app import wait_for as app_wait
-    from tui_trainer.events import EpochEnded
-    from tui_trainer.presets import load_preset
-    from tui_trainer.runclient import RunClient
-    from tui_trainer.runserver import socket_path
+    from tui_trainer.core.events import EpochEnded
+    from tui_trainer.core.presets import load_preset
+    from tui_trainer.runs.client import RunClient
+    from tui_trainer.runs.server import socket_path
 
     env = {"TUI_TRAINER_RUNS": str(tmp_path / "runs")}
     launched = run_cli(*LONG, "--detach", env=env)
@@ -435,7 +435,7 @@ def test_attach_shows_all_of_a_ten_thousand_epoch_run(tmp_path):
     import asyncio
 
     from tests.test_app import wait_for as app_wait
-    from tui_trainer.presets import load_preset
+    from tui_trainer.core.presets import load_preset
 
     out = tmp_path / "long"
     r = run_cli("--no-ui", "--backend", "torch", "--epochs", "10000", "--set", "train.batch_size=250",
@@ -465,8 +465,8 @@ def test_quitting_the_app_can_leave_its_run_going(tmp_path):
 
     from tests.test_app import circle, ready
     from tests.test_app import wait_for as app_wait
-    from tui_trainer.runclient import RunClient
-    from tui_trainer.runserver import socket_path
+    from tui_trainer.runs.client import RunClient
+    from tui_trainer.runs.server import socket_path
 
     env_root = tmp_path / "runs"
     os.environ["TUI_TRAINER_RUNS"] = str(env_root)
@@ -503,9 +503,9 @@ def test_quitting_the_app_can_leave_its_run_going(tmp_path):
 def test_viewer_history_is_bounded_and_keeps_the_latest_and_the_best():
     """A week-long run must not grow the app: RunState keeps at most MAX_EPOCHS epochs."""
     from tui_trainer.app.state import KEEP_RECENT, MAX_EPOCHS, RunState
-    from tui_trainer.config import default_config
-    from tui_trainer.control import RunControl
-    from tui_trainer.events import EpochEnded
+    from tui_trainer.core.config import default_config
+    from tui_trainer.core.control import RunControl
+    from tui_trainer.core.events import EpochEnded
 
     run = RunState(1, default_config(), RunControl(), None, 0.0)
     total = 5 * MAX_EPOCHS

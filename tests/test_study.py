@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tui_trainer.comparison import read_run
-from tui_trainer.errors import ConfigError
-from tui_trainer.study import load_study
+from tui_trainer.core.errors import ConfigError
+from tui_trainer.runs.comparison import read_run
+from tui_trainer.runs.study import load_study
 
 pytestmark = pytest.mark.framework
 

@@ -44,7 +44,7 @@ def test_twenty_steps_match_torch_optim(name):
 
 def test_dense_run_never_imports_torch_dynamo():
     code = (
-        "import sys\nfrom tui_trainer.engine import train\nfrom tui_trainer.presets import load_preset\n"
+        "import sys\nfrom tui_trainer.engine.session import train\nfrom tui_trainer.core.presets import load_preset\n"
         "for opt in ('sgd', 'adam'):\n"
         "    _, r = train(load_preset('circle', {'train.backend': 'torch', 'train.epochs': 2, 'train.optimizer': opt}))\n"
         "    assert r.finished is not None, r.failed\n"

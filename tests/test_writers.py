@@ -17,10 +17,9 @@ import numpy as np
 import pytest
 
 from tests.records import epoch_events, json_lines, parse_epoch_lines, read_csv
-from tui_trainer.config import Config
-from tui_trainer.engine import RunResult
-from tui_trainer.errors import ConfigError, UserError
-from tui_trainer.events import (
+from tui_trainer.core.config import Config
+from tui_trainer.core.errors import ConfigError, UserError
+from tui_trainer.core.events import (
     BoundaryUpdated,
     ClassReport,
     EpochEnded,
@@ -31,7 +30,8 @@ from tui_trainer.events import (
     RunStarted,
     to_json_dict,
 )
-from tui_trainer.exit_codes import (
+from tui_trainer.engine.session import RunResult
+from tui_trainer.faces.exit_codes import (
     EXIT_DIVERGED,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -40,8 +40,8 @@ from tui_trainer.exit_codes import (
     EXIT_USAGE,
     exit_status,
 )
-from tui_trainer.export import RunExporter, check_output_dir
-from tui_trainer.headless import HeadlessPrinter, JsonLinesPrinter
+from tui_trainer.faces.headless import HeadlessPrinter, JsonLinesPrinter
+from tui_trainer.runs.export import RunExporter, check_output_dir
 
 SUMMARY = ModelSummary(backend="torch", device="CPU", params=13, input_shape=(2,), layers=(
     LayerSummary("dense", "dense", (3,), 9), LayerSummary("dense_1", "dense", (1,), 4)))
@@ -370,7 +370,7 @@ def test_records_parsers_accept_what_other_features_may_add():
 
 
 def test_network_event_as_json() -> None:
-    from tui_trainer.events import NetworkUpdated, NeuronLayer
+    from tui_trainer.core.events import NetworkUpdated, NeuronLayer
 
     inputs = NeuronLayer(name="inputs", kind="inputs", activation="", labels=("X1", "X2"),
                          grids=np.array([[[0.123456]], [[-1.0]]], np.float32))
@@ -393,7 +393,7 @@ def test_network_event_as_json() -> None:
 def test_json_times_and_rounding() -> None:
     from datetime import datetime
 
-    from tui_trainer.events import timestamp
+    from tui_trainer.core.events import timestamp
 
     # Seconds keep four decimals (a tenth of a millisecond), wherever they sit; other floats 6 digits.
     quick = EpochEnded(epoch=1, epochs=1, loss=0.000123456789, acc=0.5, val_loss=0.25, val_acc=0.5,

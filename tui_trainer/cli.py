@@ -15,10 +15,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from tui_trainer import __version__, arguments
-from tui_trainer.exit_codes import (  # noqa: F401 - the codes stay importable from here
+from tui_trainer import __version__
+from tui_trainer.core.textsafe import printable
+from tui_trainer.faces import arguments
+from tui_trainer.faces.arguments import STOP_SIGNALS, UsageParser
+from tui_trainer.faces.exit_codes import (  # noqa: F401 - the codes stay importable from here
     EXIT_DIVERGED,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -27,10 +30,7 @@ from tui_trainer.exit_codes import (  # noqa: F401 - the codes stay importable f
     EXIT_USAGE,
     exit_status,
 )
-from tui_trainer.textsafe import printable
 
-#: Signals that end a headless run the way Ctrl-C does; the exit code is 128 + the signal number.
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 #: Seconds between boundary maps of a headless run (the event log thins them further).
 HEADLESS_GRID_INTERVAL = 30.0
 
@@ -52,16 +52,8 @@ exit codes:
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors are one line and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"tui-trainer: error: {printable(message)} (see tui-trainer --help)\n")
-        raise SystemExit(EXIT_USAGE)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = UsageParser(
         prog="tui-trainer",
         description="Build, train and watch small neural networks in the terminal (TensorFlow or PyTorch).",
         epilog=EPILOG,
@@ -126,13 +118,13 @@ def _note(message: str) -> None:
 
 def resolve_config(args: argparse.Namespace):
     """Preset, then ``--set`` overrides, then the dedicated flags (most specific wins)."""
-    from tui_trainer.presets import load_preset
+    from tui_trainer.core.presets import load_preset
 
     return load_preset(args.preset or "circle", command_line_overrides(args))
 
 
 def command_line_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    from tui_trainer import config as cfgmod
+    from tui_trainer.core import config as cfgmod
 
     overrides: dict[str, Any] = {}
     for item in args.overrides:
@@ -150,7 +142,7 @@ def list_presets(as_json: bool = False) -> int:
     """Every preset, a broken user file included (with the reason), so one bad file never hides the rest."""
     import json
 
-    from tui_trainer.presets import list_presets as _list
+    from tui_trainer.core.presets import list_presets as _list
 
     presets = _list()
     if as_json:
@@ -182,6 +174,13 @@ def silence_stdout() -> None:
         pass
 
 
+def _open_attached(config: Any, preset_name: str | None, folder: Path, runs_dir: str | None) -> None:
+    """``tui-trainer attach``: the app, opened on a run folder that ``runs_cli`` found."""
+    from tui_trainer.app import create_app
+
+    create_app(config, preset_name=preset_name, attach=folder, runs_dir=runs_dir).run()
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
@@ -193,17 +192,19 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "compare":
-        from tui_trainer.compare import main as compare_main
+        from tui_trainer.faces.compare import main as compare_main
 
         return compare_main(argv[1:])
     if argv and argv[0] in ("runs", "attach"):
-        from tui_trainer import runs_cli
+        from tui_trainer.faces import runs_cli
 
-        return (runs_cli.main if argv[0] == "runs" else runs_cli.attach_main)(argv)
+        if argv[0] == "runs":
+            return runs_cli.main(argv)
+        return runs_cli.attach_main(argv, _open_attached)
     args = build_parser().parse_args(argv)
     if args.detach:
         args.no_ui = True
-    from tui_trainer.errors import UserError
+    from tui_trainer.core.errors import UserError
 
     if args.list_presets:
         return list_presets(as_json=args.json)
@@ -215,13 +216,13 @@ def _main(argv: list[str] | None = None) -> int:
         return _fail("--jobs: give a number >= 1, with --no-ui and a preset that has [[variants]]")
     try:
         if args.adopt is not None:
-            from tui_trainer.launch import adopted_config
+            from tui_trainer.runs.launch import adopted_config
 
             config = adopted_config(args)
         else:
             config = resolve_config(args)
         if args.no_ui and not args.show_config and args.adopt is None:
-            from tui_trainer.study import load_study
+            from tui_trainer.runs.study import load_study
 
             study = load_study(args.preset or "circle", command_line_overrides(args))
             if study is not None:
@@ -230,22 +231,22 @@ def _main(argv: list[str] | None = None) -> int:
                                     "not to a preset with [[variants]]")
                 if args.detach:
                     raise UserError("--detach: a preset with [[variants]] runs in the foreground (try tmux)")
-                from tui_trainer.study_cli import run_study_headless
+                from tui_trainer.faces.study_cli import run_study_headless
 
                 return run_study_headless(study, args)
         if args.show_config:
-            from tui_trainer.presets import dumps
+            from tui_trainer.core.presets import dumps
 
             sys.stdout.write(dumps(config))
             return EXIT_OK
         if args.output is not None:
-            from tui_trainer.export import check_output_dir
+            from tui_trainer.runs.export import check_output_dir
 
             check_output_dir(args.output, overwrite=args.overwrite)
         if (args.min_val_acc is not None) and config.task == "regression":
             raise UserError(f"--min-val-acc: {config.data.dataset} is a regression dataset with no accuracy; use --max-val-loss")
         if args.detach:
-            from tui_trainer.launch import detach
+            from tui_trainer.runs.launch import detach
 
             return detach(config, args)
     except UserError as exc:
@@ -253,7 +254,7 @@ def _main(argv: list[str] | None = None) -> int:
     if not args.no_ui:
         if args.output is not None or args.min_val_acc is not None or args.max_val_loss is not None:
             return _fail("--output, --min-val-acc and --max-val-loss need --no-ui")
-        from tui_trainer import quiet
+        from tui_trainer.faces import quiet
 
         quiet.prepare_environment(args.verbose)
         from tui_trainer.app import create_app
@@ -323,7 +324,7 @@ def _run_app(app) -> None:
 
 
 def run_headless(config, args: argparse.Namespace) -> int:
-    from tui_trainer import quiet
+    from tui_trainer.faces import quiet
 
     quiet.prepare_environment(args.verbose)
     with quiet.native_stderr_diverted(not args.verbose) as diverted:
@@ -335,10 +336,10 @@ def run_headless(config, args: argparse.Namespace) -> int:
 
 
 def _run_headless(config, args: argparse.Namespace) -> int:
-    from tui_trainer.control import RunControl
-    from tui_trainer.engine import RunResult, Session
-    from tui_trainer.errors import UserError
-    from tui_trainer.headless import MAP_COLS, MAP_ROWS, NEURON_GRID_COLOR, HeadlessPrinter, JsonLinesPrinter
+    from tui_trainer.core.control import RunControl
+    from tui_trainer.core.errors import UserError
+    from tui_trainer.engine.session import RunResult, Session
+    from tui_trainer.faces.headless import MAP_COLS, MAP_ROWS, NEURON_GRID_COLOR, HeadlessPrinter, JsonLinesPrinter
 
     session = Session(config)
     session.keep_history = False  # the run folder has it; memory stays flat however long the run
@@ -352,11 +353,11 @@ def _run_headless(config, args: argparse.Namespace) -> int:
         control.network_shape = printer.network_shape if isinstance(printer, HeadlessPrinter) else NEURON_GRID_COLOR
     consumers = [_guarded(printer)]
     if not args.json:
-        from tui_trainer import progress_line
+        from tui_trainer.faces import progress_line
 
         if progress_line.wanted(sys.stderr):  # a long epoch's progress, erased before anything prints
             consumers.insert(0, progress_line.ProgressLine(sys.stderr))
-    from tui_trainer.launch import open_run_folder, serve_run
+    from tui_trainer.runs.launch import open_run_folder, serve_run
 
     try:  # the folder's lock is taken here, before the framework is imported
         exporter = open_run_folder(config, args, session_getter=lambda: session, on_fault=lambda exc: control.stop())

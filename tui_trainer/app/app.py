@@ -32,7 +32,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Tab, Tabs
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from tui_trainer import mapview, presets
 from tui_trainer.app.boundary import (
     GALLERY_MAX,
     BoundaryMap,
@@ -72,14 +71,15 @@ from tui_trainer.app.safe import literal
 from tui_trainer.app.state import BACKEND_NAMES, Clock, RunState, UiBudget
 from tui_trainer.backends import BACKEND_MODULES, is_installed
 from tui_trainer.backends.base import default_threads
-from tui_trainer.config import PLAYGROUND_DATASETS, Config, DataConfig
-from tui_trainer.control import RunControl
-from tui_trainer.data import Dataset, load_dataset
-from tui_trainer.engine import Session
-from tui_trainer.errors import UserError
-from tui_trainer.events import RunFailed
-from tui_trainer.launch import store_exporter
-from tui_trainer.textsafe import printable
+from tui_trainer.core import mapview, presets
+from tui_trainer.core.config import PLAYGROUND_DATASETS, Config, DataConfig
+from tui_trainer.core.control import RunControl
+from tui_trainer.core.errors import UserError
+from tui_trainer.core.events import RunFailed
+from tui_trainer.core.textsafe import printable
+from tui_trainer.data.datasets import Dataset, load_dataset
+from tui_trainer.engine.session import Session
+from tui_trainer.runs.launch import store_exporter
 
 #: Name prefix of the threads that import a framework (daemon threads; see ``_import_backend``).
 IMPORT_THREAD_PREFIX = "tui-trainer-import-"

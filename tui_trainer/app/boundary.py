@@ -28,12 +28,12 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
-from tui_trainer import mapview
 from tui_trainer.app.safe import Literal, literal
-from tui_trainer.data import Dataset
-from tui_trainer.events import ClassReport
-from tui_trainer.mapview import MapPoints
-from tui_trainer.textsafe import printable
+from tui_trainer.core import mapview
+from tui_trainer.core.events import ClassReport
+from tui_trainer.core.mapview import MapPoints
+from tui_trainer.core.textsafe import printable
+from tui_trainer.data.datasets import Dataset
 
 #: Shades from dark to light for images drawn without colour.
 IMAGE_SHADES = " .:-=+*#%@"

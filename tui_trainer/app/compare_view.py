@@ -3,7 +3,7 @@
 A screen of its own (``f9``): the runs folder's runs on the left (space picks
 one), every picked run's training (solid) and validation (dotted) curve on one
 chart in its own colour, and below it the table ``tui-trainer compare`` prints,
-from the same ``tui_trainer.comparison`` code.  Run folders are followed about
+from the same ``tui_trainer.runs.comparison`` code.  Run folders are followed about
 once a second, reading only what their event logs gained, so a run or a study
 still training fills in live.  ``r`` starts the preset's study (its
 ``[[variants]]`` on top of the form's config) as a background process that
@@ -31,9 +31,9 @@ from textual.widgets import DataTable, Footer, Label, SelectionList
 from textual.widgets.selection_list import Selection
 from textual_plotext import PlotextPlot
 
-from tui_trainer.compare import COLORS, clean, letters, metric_pairs, table
-from tui_trainer.comparison import RunTail, compare_rows, unique_names
-from tui_trainer.errors import UserError
+from tui_trainer.core.errors import UserError
+from tui_trainer.faces.compare import COLORS, clean, letters, metric_pairs, table
+from tui_trainer.runs.comparison import RunTail, compare_rows, unique_names
 
 #: Seconds between looks at the runs folder and the picked runs' logs.
 POLL_SECONDS = 1.0
@@ -100,7 +100,7 @@ class CompareScreen(Screen[None]):
     # -- following the runs folder ------------------------------------------------------------
     def refresh_runs(self) -> None:
         """List the runs folder, read what the picked runs' logs gained, redraw if anything changed."""
-        from tui_trainer.runstore import list_runs
+        from tui_trainer.runs.store import list_runs
 
         runs = list_runs(self.root)
         if self.study is not None:
@@ -125,7 +125,7 @@ class CompareScreen(Screen[None]):
 
     @staticmethod
     def _study_of(folder: Path) -> str:
-        from tui_trainer.compare import _study_of
+        from tui_trainer.faces.compare import _study_of
 
         return _study_of(folder)
 
@@ -228,7 +228,7 @@ class CompareScreen(Screen[None]):
 
     def action_run_study(self) -> None:
         """Train the preset's variants in a background process; their runs are picked as they appear."""
-        from tui_trainer.study import preset_variants, study_id, study_preset_text
+        from tui_trainer.runs.study import preset_variants, study_id, study_preset_text
 
         if self.study_process is not None and self.study_process.poll() is None:
             self.status(f"study {self.study} is still training")
@@ -278,7 +278,7 @@ class CompareMixin:
     """What ``TrainerApp`` gets for the comparison view (it supplies the rest of ``self``)."""
 
     def action_compare(self) -> None:
-        from tui_trainer.runstore import runs_root
+        from tui_trainer.runs.store import runs_root
 
         if isinstance(self.screen, CompareScreen):
             return

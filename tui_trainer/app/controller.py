@@ -1,7 +1,7 @@
 """The app's run lifecycle: warm training processes, starting a run, attaching to one.
 
 The app never trains in its own process: F5 hands the run to a *warm worker*
-(``python -m tui_trainer.worker``, started while the user edits the form, with
+(``python -m tui_trainer.runs.worker``, started while the user edits the form, with
 the framework already imported), which records the run folder and serves the
 run's control socket.  The app is a viewer of that socket like ``tui-trainer
 attach`` is, so quitting the app can leave the run going, and a run started
@@ -31,12 +31,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from tui_trainer.app.messages import BoundaryReady, ClassReportReady, Courier, EpochDone, RunBegan, RunEnded
+from tui_trainer.core.events import EpochEnded, Event, RunFailed, RunFinished, RunStarted
 from tui_trainer.core.hooks import Face
-from tui_trainer.events import EpochEnded, Event, RunFailed, RunFinished, RunStarted
-from tui_trainer.progress import RunProgress
-from tui_trainer.runclient import RemoteControl, RemoteSession, RunClient, replay
-from tui_trainer.runserver import socket_path
-from tui_trainer.runstore import create_run_folder, load_run, runs_root
+from tui_trainer.core.progress import RunProgress
+from tui_trainer.runs.client import RemoteControl, RemoteSession, RunClient, replay
+from tui_trainer.runs.server import socket_path
+from tui_trainer.runs.store import create_run_folder, load_run, runs_root
 
 #: Seconds to wait for a warm worker's framework import (TensorFlow on a busy box can take long).
 READY_TIMEOUT = 180.0
@@ -51,7 +51,7 @@ class WarmWorker:
         self.error: str | None = None
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tui_trainer.worker", backend], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, "-m", "tui_trainer.runs.worker", backend], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, env=env, start_new_session=True, close_fds=True,
         )
         self._thread = threading.Thread(target=self._wait_ready, name="tui-trainer-warm", daemon=True)

@@ -1,7 +1,7 @@
 """Modal dialogs: save the form as a preset, confirm an overwrite, open a preset.
 
 Each dialog only asks; the app does the saving and loading, so the rules
-(names, folders, refusing to overwrite) stay in ``tui_trainer.presets``.
+(names, folders, refusing to overwrite) stay in ``tui_trainer.core.presets``.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui_trainer import presets
 from tui_trainer.app.safe import Literal, literal
-from tui_trainer.config import Config
-from tui_trainer.errors import ConfigError
-from tui_trainer.presets import PresetInfo
+from tui_trainer.core import presets
+from tui_trainer.core.config import Config
+from tui_trainer.core.errors import ConfigError
+from tui_trainer.core.presets import PresetInfo
 
 #: How the form's optimizers and losses read in a description.
 OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "momentum", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",

@@ -20,9 +20,9 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Collapsible, Input, Label, Select, Static
 
-from tui_trainer import config as cfgmod
 from tui_trainer.app.safe import Literal
-from tui_trainer.config import (
+from tui_trainer.core import config as cfgmod
+from tui_trainer.core.config import (
     ACTIVATIONS,
     BACKENDS,
     DATASETS,
@@ -35,7 +35,7 @@ from tui_trainer.config import (
     REGULARIZATIONS,
     Config,
 )
-from tui_trainer.errors import ConfigError
+from tui_trainer.core.errors import ConfigError
 
 #: Fields typed as text and read like ``--set`` values, with their labels.
 TEXT_FIELDS: dict[str, str] = {

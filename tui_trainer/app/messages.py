@@ -14,9 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from textual.message import Message
 
-from tui_trainer.core.hooks import Face
-from tui_trainer.data import Dataset
-from tui_trainer.events import (
+from tui_trainer.core.events import (
     BoundaryUpdated,
     ClassReport,
     EpochEnded,
@@ -27,6 +25,8 @@ from tui_trainer.events import (
     RunFinished,
     RunStarted,
 )
+from tui_trainer.core.hooks import Face
+from tui_trainer.data.datasets import Dataset
 
 
 @dataclass

@@ -21,11 +21,11 @@ from textual.widgets import Input, Label, Static
 
 from tui_trainer.app.safe import literal
 from tui_trainer.backends.base import summary_from_specs
-from tui_trainer.config import IMAGE_DATASETS, Config
-from tui_trainer.data import Dataset
-from tui_trainer.errors import ConfigError
-from tui_trainer.events import ModelSummary
-from tui_trainer.layers import build_specs, count_params
+from tui_trainer.core.config import IMAGE_DATASETS, Config
+from tui_trainer.core.errors import ConfigError
+from tui_trainer.core.events import ModelSummary
+from tui_trainer.core.layers import build_specs, count_params
+from tui_trainer.data.datasets import Dataset
 
 #: Input shapes of the image datasets, known before their data is loaded.
 IMAGE_SHAPES = {"digits": (8, 8, 1), "mnist": (28, 28, 1)}

@@ -18,7 +18,6 @@ import numpy as np
 from rich.text import Text
 from textual.widgets import Checkbox, Input
 
-from tui_trainer import network
 from tui_trainer.app.messages import NetworkReady
 from tui_trainer.app.model_panel import parse_point
 from tui_trainer.app.network_view import (
@@ -31,9 +30,10 @@ from tui_trainer.app.network_view import (
     input_grids,
     neuron_range,
 )
-from tui_trainer.config import PLAYGROUND_DATASETS, Config
-from tui_trainer.data import PLAYGROUND_EXTENT
-from tui_trainer.events import NetworkUpdated
+from tui_trainer.core.config import PLAYGROUND_DATASETS, Config
+from tui_trainer.core.events import NetworkUpdated
+from tui_trainer.data.datasets import PLAYGROUND_EXTENT
+from tui_trainer.engine import network
 
 #: Width the weight images of image data are wrapped to, at least.
 MIN_IMAGE_WIDTH = 30

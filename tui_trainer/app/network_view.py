@@ -42,13 +42,14 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
-from tui_trainer import mapview, network
 from tui_trainer.app.safe import literal
-from tui_trainer.config import FEATURE_LABELS, FEATURES, Config
-from tui_trainer.data import expand_features, grid_points
-from tui_trainer.errors import ConfigError
-from tui_trainer.events import NetworkUpdated, NeuronLayer
-from tui_trainer.layers import build_specs
+from tui_trainer.core import mapview
+from tui_trainer.core.config import FEATURE_LABELS, FEATURES, Config
+from tui_trainer.core.errors import ConfigError
+from tui_trainer.core.events import NetworkUpdated, NeuronLayer
+from tui_trainer.core.layers import build_specs
+from tui_trainer.data.datasets import expand_features, grid_points
+from tui_trainer.engine import network
 
 #: Map sizes tried, largest first: (columns, text rows); half blocks make each one square.
 MAP_SIZES = ((8, 4), (6, 3), (4, 2))

@@ -18,7 +18,7 @@ from textual_plotext import PlotextPlot
 
 from tui_trainer.app.forms import Flag
 from tui_trainer.app.state import MAX_PLOT_POINTS, thin
-from tui_trainer.events import EpochEnded
+from tui_trainer.core.events import EpochEnded
 
 
 def _series(history: Sequence[EpochEnded], name: str, limit: int) -> tuple[list[int], list[float]]:

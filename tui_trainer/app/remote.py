@@ -16,9 +16,9 @@ from textual import work
 from tui_trainer.app.controller import QuitScreen, RemoteFollower, RunController, wait_for_end
 from tui_trainer.app.messages import BackendLoaded
 from tui_trainer.app.state import RunState
-from tui_trainer.events import RunFailed
-from tui_trainer.runclient import RemoteControl, RemoteSession
-from tui_trainer.runstore import load_run
+from tui_trainer.core.events import RunFailed
+from tui_trainer.runs.client import RemoteControl, RemoteSession
+from tui_trainer.runs.store import load_run
 
 
 class RemoteRuns:
@@ -85,7 +85,7 @@ class RemoteRuns:
             return None
         cfg = self.initial_config if folder == self.attach_folder else None
         if cfg is None:
-            from tui_trainer.presets import load_preset
+            from tui_trainer.core.presets import load_preset
 
             cfg = load_preset(str(folder / "config.toml"))
         self._run_id += 1
@@ -129,8 +129,8 @@ class RemoteRuns:
         self.push_screen(RunsScreen(self.controller.runs_dir), chosen)
 
     async def _open_chosen(self, folder: Path) -> None:
-        from tui_trainer.errors import UserError
-        from tui_trainer.presets import load_preset
+        from tui_trainer.core.errors import UserError
+        from tui_trainer.core.presets import load_preset
 
         if self._run_active() and not self.process:
             self.notify("A run is going in this app: F7 stops it first.", severity="warning")

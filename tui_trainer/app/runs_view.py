@@ -17,8 +17,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from tui_trainer.runs_cli import HEADER, row
-from tui_trainer.runstore import RunInfo, list_runs, runs_root
+from tui_trainer.faces.runs_cli import HEADER, row
+from tui_trainer.runs.store import RunInfo, list_runs, runs_root
 
 
 class RunsScreen(ModalScreen[Path | None]):

@@ -19,7 +19,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
-from tui_trainer.textsafe import printable
+from tui_trainer.core.textsafe import printable
 
 
 def literal(text: object, style: str = "") -> Text:

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tui_trainer.config import Config
-from tui_trainer.control import RunControl
+from tui_trainer.core.config import Config
+from tui_trainer.core.control import RunControl
 from tui_trainer.core.durations import fmt_duration
-from tui_trainer.engine import Session
-from tui_trainer.events import (
+from tui_trainer.core.events import (
     BoundaryUpdated,
     ClassReport,
     EpochEnded,
@@ -29,7 +28,8 @@ from tui_trainer.events import (
     RunFinished,
     RunStarted,
 )
-from tui_trainer.progress import RunProgress
+from tui_trainer.core.progress import RunProgress
+from tui_trainer.engine.session import Session
 
 #: Most epochs a run's state keeps (a week-long run must not grow the viewer); see ``RunState.add_epoch``.
 MAX_EPOCHS = 20_000

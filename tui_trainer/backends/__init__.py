@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 
 from tui_trainer.backends.base import Backend, EpochStats, Head
-from tui_trainer.errors import BackendUnavailable
+from tui_trainer.core.errors import BackendUnavailable
 
 BACKEND_MODULES = {
     "tensorflow": ("tui_trainer.backends.tensorflow_backend", "TensorFlowBackend", "tensorflow"),

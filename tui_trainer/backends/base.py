@@ -15,8 +15,8 @@ from typing import Protocol
 
 import numpy as np
 
-from tui_trainer.events import LayerSummary, ModelSummary
-from tui_trainer.layers import LayerSpec
+from tui_trainer.core.events import LayerSummary, ModelSummary
+from tui_trainer.core.layers import LayerSpec
 
 #: Samples per compiled chunk of batches: stop requests are seen at least this often.
 CHUNK_SAMPLES = 4096

@@ -25,9 +25,9 @@ from tui_trainer.backends.base import (
     layer_names,
     summary_from_specs,
 )
-from tui_trainer.errors import BackendUnavailable
-from tui_trainer.events import ModelSummary
-from tui_trainer.layers import LayerSpec
+from tui_trainer.core.errors import BackendUnavailable
+from tui_trainer.core.events import ModelSummary
+from tui_trainer.core.layers import LayerSpec
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")

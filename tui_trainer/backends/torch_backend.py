@@ -19,9 +19,9 @@ from torch import nn
 
 from tui_trainer.backends import torch_dense, torch_optimizers
 from tui_trainer.backends.base import BuildOptions, EpochStats, Head, binary_targets, summary_from_specs
-from tui_trainer.errors import BackendUnavailable
-from tui_trainer.events import ModelSummary
-from tui_trainer.layers import LayerSpec
+from tui_trainer.core.errors import BackendUnavailable
+from tui_trainer.core.events import ModelSummary
+from tui_trainer.core.layers import LayerSpec
 
 _EPS = 1e-7
 _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {

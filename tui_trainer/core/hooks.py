@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui_trainer.events import (
+from tui_trainer.core.events import (
     BoundaryUpdated,
     ClassReport,
     EpochEnded,

@@ -1,0 +1,1 @@
+"""The training loop (Session) and the network view's data, over any backend and any data source."""
