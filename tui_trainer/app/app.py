@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import importlib
 import os
 import sys
@@ -916,7 +915,7 @@ class TrainerApp(RemoteRuns, CompareMixin, PlaygroundKeys, NetworkViewMixin, App
 
         def saved(request: SaveRequest | None) -> None:
             if request is not None:
-                self._save(dataclasses.replace(cfg, description=request.description), request.name)
+                self._save(cfg.with_updates({"description": request.description}), request.name)
 
         self.push_screen(SavePresetScreen(name, description), saved)
 

@@ -211,6 +211,7 @@ def load_preset(name_or_path: str, overrides: dict[str, Any] | None = None) -> C
     chain = _read_chain(path)
     raw = _merge_chain(chain)
     raw.pop("variants", None)  # a study's variants: see tui_trainer.runs.study
+    raw.pop("sweep", None)  # what a sweep searches: see tui_trainer.runs.sweep
     try:
         config = cfgmod.from_dict(raw)
     except ConfigError as exc:

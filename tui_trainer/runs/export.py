@@ -131,6 +131,8 @@ class RunExporter(Face):
         self._state: dict[str, Any] = {}
         self._state_written = -float("inf")
         self._paused = False
+        #: A state that replaces "stopped" at the end (a sweep's pruned trial: stopped because it was hopeless).
+        self.end_state: str | None = None
         #: The same events as TensorBoard scalars and hyperparameters, in the same folder.
         self.tensorboard = TensorBoardWriter(self.dir)
 
@@ -296,6 +298,8 @@ class RunExporter(Face):
             return
         if isinstance(event, RunFinished):
             self._state["state"] = REASON_STATE.get(event.reason, "finished")
+            if self.end_state is not None and event.reason == "stopped":
+                self._state["state"] = self.end_state
             self._safe(lambda: self._finish(event))
         else:
             self._state["state"] = "failed"

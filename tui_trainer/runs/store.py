@@ -39,7 +39,7 @@ from tui_trainer.runs.folder import host_name, lock_held
 STATE_NAME = "state.json"
 #: States a run folder can be in.  The first two mean a live writer (if its lock is held).
 LIVE_STATES = ("starting", "running", "paused")
-END_STATES = ("finished", "stopped", "early-stopped", "diverged", "failed", "interrupted")
+END_STATES = ("finished", "stopped", "early-stopped", "diverged", "failed", "interrupted", "pruned")
 #: RunFinished.reason -> state
 REASON_STATE = {"completed": "finished", "stopped": "stopped", "early-stopped": "early-stopped",
                 "diverged": "diverged"}
