@@ -68,6 +68,7 @@ from tui_trainer.app.plot import LossPlot
 from tui_trainer.app.remote import RemoteRuns
 from tui_trainer.app.safe import literal
 from tui_trainer.app.state import BACKEND_NAMES, Clock, RunState, UiBudget
+from tui_trainer.app.sweep_view import SweepMixin
 from tui_trainer.backends import BACKEND_MODULES, is_installed
 from tui_trainer.backends.base import default_threads
 from tui_trainer.core import mapview, presets
@@ -119,7 +120,7 @@ def engine_threads() -> int:
     return max(1, default_threads() - 1)
 
 
-class TrainerApp(RemoteRuns, CompareMixin, PlaygroundKeys, NetworkViewMixin, App[None]):
+class TrainerApp(RemoteRuns, CompareMixin, SweepMixin, PlaygroundKeys, NetworkViewMixin, App[None]):
     """Build a network in the side panel, train it, watch it learn."""
 
     CSS_PATH = "app.tcss"
@@ -138,11 +139,12 @@ class TrainerApp(RemoteRuns, CompareMixin, PlaygroundKeys, NetworkViewMixin, App
         Binding("f4", "predict", "Ask", tooltip="ask the model about a point (the predict box)"),
         Binding("f9", "compare", "Compare", tooltip="runs side by side: pick runs, overlay their curves; run a study"),
         Binding("f10", "runs", "Runs", tooltip="open a recorded run (live while it goes)"),
+        Binding("f12", "sweep", "Sweep", tooltip="hyperparameter sweeps (Optuna): trials live; start one from the form"),
         Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="stop any run and quit"),
         *PLAYGROUND_BINDINGS,
     ]
     RUN_ACTIONS = {"start", "pause", "stop", "step", "save_preset", "open_preset", "next_view", "toggle_form",
-                   "predict", "runs", *PLAYGROUND_ACTIONS}
+                   "predict", "runs", "sweep", *PLAYGROUND_ACTIONS}
 
     def __init__(self, config: Config, preset_name: str | None = None, *, threads: int | None = None,
                  clock: Clock = time.monotonic, show_timings: bool = True, process: bool = True,

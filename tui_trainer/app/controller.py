@@ -37,6 +37,7 @@ from tui_trainer.core.progress import RunProgress
 from tui_trainer.runs.client import RemoteControl, RemoteSession, RunClient, replay
 from tui_trainer.runs.server import socket_path
 from tui_trainer.runs.store import create_run_folder, load_run, runs_root
+from tui_trainer.runs.worker import job_line
 
 #: Seconds to wait for a warm worker's framework import (TensorFlow on a busy box can take long).
 READY_TIMEOUT = 180.0
@@ -112,8 +113,7 @@ class RunController:
             worker.proc.kill()
             raise RuntimeError("the training process did not start in time")
         folder = create_run_folder(runs_root(self.runs_dir), label)
-        job = {"folder": str(folder), "config": config.to_dict(), "preset": label, "threads": threads,
-               "grid": list(grid) if grid else None, "step": stepping}
+        job = job_line(folder, config, label, threads=threads, grid=grid, stepping=stepping)
         try:
             worker.proc.stdin.write((json.dumps(job) + "\n").encode())
             worker.proc.stdin.close()

@@ -171,9 +171,13 @@ class ModelConfig(msgspec.Struct, **_STRICT):
 class TrainConfig(msgspec.Struct, **_STRICT):
     backend: Annotated[Backend, about("the framework to train with", "framework")] = "tensorflow"
     device: Annotated[Device, about("where to train", "device")] = "auto"
-    optimizer: Annotated[Optimizer, about("how the weights are updated", "optimizer")] = "sgd"
+    optimizer: Annotated[Optimizer, about("how the weights are updated", "optimizer", choice_labels={
+        "sgd": "SGD", "momentum": "momentum", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
+        "adagrad": "Adagrad"})] = "sgd"
     learning_rate: Annotated[float, about("the optimizer's step size", "learn. rate", gt=0.0, le=100.0)] = 0.03
-    loss: Annotated[Loss, about("what training minimises; auto suits the task", "loss")] = "mse"
+    loss: Annotated[Loss, about("what training minimises; auto suits the task", "loss", choice_labels={
+        "mse": "MSE", "binary_crossentropy": "binary cross-entropy", "categorical_crossentropy": "cross-entropy",
+        "auto": "auto loss"})] = "mse"
     batch_size: Annotated[int, about("samples per weight update", "batch size", unit="samples",
                                      ge=1, le=1_000_000)] = 15
     epochs: Annotated[int, about("passes over the training data", "epochs", unit="epochs", ge=1, le=1_000_000)] = 100
