@@ -8,6 +8,7 @@ did is read back through Optuna's own API, not through ours.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -213,13 +214,13 @@ def test_median_pruner_prunes_hopeless_trials_and_runs_say_pruned(tmp_path):
 @pytest.mark.framework
 def test_a_killed_worker_fails_its_trial_and_the_sweep_completes(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "tui_trainer", *_sweep(
-        "--epochs", "150", "--trials", "4", "--jobs", "2", "--study", "kill", "--pruner", "none")],
+        "--epochs", "300", "--trials", "3", "--jobs", "2", "--study", "kill", "--pruner", "none")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
         env={**os.environ, **_env(tmp_path)})
     try:
         victim = None
         deadline = time.monotonic() + 120
-        while victim is None and time.monotonic() < deadline:
+        while victim is None and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
             if not (tmp_path / "runs" / ".sweeps" / "journal.log").exists():
                 continue
@@ -239,12 +240,58 @@ def test_a_killed_worker_fails_its_trial_and_the_sweep_completes(tmp_path):
     assert trials[victim.number].state.name == "FAIL"
     retry = [t for t in trials.values() if t.system_attrs.get("failed_trial") == victim.number]
     assert len(retry) == 1 and retry[0].params == victim.params  # Optuna's retry of the failed trial
-    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials.values()) == 4
+    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials.values()) == 3
     assert f"was killed (SIGKILL); its trial {victim.number} failed" in err
     # The dead trial's run folder reads as interrupted, as any SIGKILLed run does.
     runs = {json.loads(x)["folder"]: json.loads(x) for x in
             run_cli("runs", "--json", env=_env(tmp_path)).stdout.splitlines()}
     assert runs[victim.user_attrs["run_dir"]]["state"] == "interrupted"
+
+
+@pytest.mark.framework
+def test_ctrl_c_stops_every_worker_and_the_same_study_goes_on(tmp_path):
+    args = _sweep("--epochs", "2000", "--trials", "3", "--jobs", "2", "--study", "stop", "--pruner", "none")
+    proc = subprocess.Popen([sys.executable, "-m", "tui_trainer", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, **_env(tmp_path)})
+    try:
+        deadline = time.monotonic() + 120
+        running: list = []
+        while not running and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            if (tmp_path / "runs" / ".sweeps" / "journal.log").exists():
+                running = [t for t in _study(tmp_path, "stop").get_trials(deepcopy=False)
+                           if t.state.name == "RUNNING" and t.intermediate_values]
+        assert running, "no trial got going"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "--study stop" in err and "Traceback" not in err
+    trials = _study(tmp_path, "stop").get_trials(deepcopy=False)
+    stopped = [t for t in trials if t.state.name == "FAIL"]
+    assert {t.number for t in running} <= {t.number for t in stopped}
+    assert [t.state.name for t in trials if t not in stopped] in ([], ["COMPLETE"])  # none left running
+    for t in stopped:  # its run stopped after a batch and kept what it ran
+        assert "interrupted at epoch" in t.user_attrs["error"]
+        assert json.loads((Path(t.user_attrs["run_dir"]) / "state.json").read_text())["state"] == "stopped"
+    for pid in {t.user_attrs["pid"] for t in trials}:  # every worker has gone
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    again = run_cli(*_sweep("--epochs", "5", "--trials", "3", "--study", "stop"), env=_env(tmp_path))
+    assert again.returncode == 0, again.stderr
+    assert sum(t.state.name == "COMPLETE" for t in _study(tmp_path, "stop").get_trials(deepcopy=False)) == 3
+
+
+@pytest.mark.framework
+def test_bad_data_stops_the_sweep_with_one_line_and_no_run_folders(tmp_path):
+    r = run_cli("sweep", "--preset", "csv", *TORCH, "--set", f"data.path={tmp_path / 'missing.csv'}",
+                "--param", "train.learning_rate=log:0.01..0.1", "--trials", "3", "--jobs", "2", env=_env(tmp_path))
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "missing.csv" in r.stderr, r.stderr
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == [".sweeps"]
 
 
 # -- PostgreSQL: a real server, started and removed here -------------------------------------------
@@ -349,3 +396,50 @@ def test_two_machines_share_one_study_in_postgresql_and_the_password_never_shows
     bad = run_cli(*common, env={**_env(tmp_path), "TUI_TRAINER_STORAGE_PASSWORD": "wrong-" + SECRET})
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
     assert "postgresql://sweeper@127.0.0.1" in bad.stderr and SECRET not in bad.stderr + bad.stdout
+
+
+def _on_host(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """A sweep command as if on another machine: its own UTS namespace, so its own host name."""
+    cmd = ["unshare", "--uts", "sh", "-c", f'hostname {name} && exec "$0" "$@"', sys.executable, "-m",
+           "tui_trainer", *args]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
+
+
+@pytest.mark.framework
+def test_a_dead_machines_trial_is_failed_by_optunas_heartbeat_and_retried_elsewhere(tmp_path, postgres):
+    probe = subprocess.run(["unshare", "--uts", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("needs a UTS namespace (unshare --uts, as root) to run a worker under another host name")
+    env = {**os.environ, **_env(tmp_path), "TUI_TRAINER_STORAGE_PASSWORD": SECRET}
+    common = [*_sweep("--trials", "2", "--study", "heartbeat", "--storage", postgres, "--pruner", "none",
+                      "--heartbeat", "1")]
+    box1 = _on_host("box1", [*common, "--epochs", "5000"], env)
+    url = postgres.replace("postgresql://sweeper@", f"postgresql+psycopg://sweeper:{SECRET}@")
+    try:
+        deadline, victim = time.monotonic() + 120, None
+        while victim is None and time.monotonic() < deadline and box1.poll() is None:
+            time.sleep(0.3)
+            with contextlib.suppress(KeyError):
+                running = [t for t in _study(tmp_path, "heartbeat", storage=url).get_trials(deepcopy=False)
+                           if t.state.name == "RUNNING" and t.intermediate_values]
+                victim = running[0] if running else None
+        assert victim is not None and victim.user_attrs["host"] == "box1", "box1's trial did not get going"
+        # box1 is lost whole: its sweep command first (nothing left there to notice), then its worker.
+        box1.kill()
+        os.kill(victim.user_attrs["pid"], signal.SIGKILL)
+        box1.communicate()
+        time.sleep(2.5)  # longer than the grace period (twice the heartbeat): the trial's heartbeat is stale
+        box2 = _on_host("box2", [*common, "--epochs", "10"], env)
+        out, err = box2.communicate(timeout=180)
+    finally:
+        for proc in (box1, locals().get("box2")):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert box2.returncode == 0, err
+    trials = {t.number: t for t in _study(tmp_path, "heartbeat", storage=url).get_trials(deepcopy=False)}
+    assert trials[victim.number].state.name == "FAIL"  # failed by Optuna's heartbeat check on box2
+    retry = [t for t in trials.values() if t.system_attrs.get("failed_trial") == victim.number]
+    assert len(retry) == 1 and retry[0].state.name == "COMPLETE" and retry[0].user_attrs["host"] == "box2"
+    assert retry[0].params == victim.params
+    assert sum(t.state.name == "COMPLETE" for t in trials.values()) == 2

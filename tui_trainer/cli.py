@@ -54,6 +54,10 @@ exit codes:
 """
 
 
+#: Options that set one config field each: ``--epochs 5`` is ``--set train.epochs=5``.
+SHORTHANDS = {"backend": "train.backend", "epochs": "train.epochs", "seed": "data.seed", "device": "train.device"}
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = UsageParser(
         prog="tui-trainer",
@@ -65,10 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="built-in or user preset name, or a path to a .toml file (default: circle)")
     p.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                    help="override a config field, e.g. --set train.epochs=50 --set model.hidden=[8,8] (repeatable)")
-    p.add_argument("--backend", choices=("tensorflow", "torch"), help="framework to train with")
-    p.add_argument("--epochs", type=int, metavar="N", help="number of epochs")
-    p.add_argument("--seed", type=int, metavar="N", help="random seed for data, init and shuffling")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train")
+    from tui_trainer.core.config import FIELDS
+
+    for flag, key in SHORTHANDS.items():  # choices, type and help from the field's description
+        f = FIELDS[key]
+        kind: dict[str, Any] = {"choices": f.choices} if f.choices else {"type": int, "metavar": "N"}
+        p.add_argument(f"--{flag}", help=f"{f.help} (sets {key})", **kind)
     p.add_argument("--no-ui", action="store_true", help="train headless: print one line per epoch, then a summary")
     p.add_argument("--json", action="store_true", help="with --no-ui: print one JSON object per event instead")
     p.add_argument("--show-network", action="store_true",
@@ -132,8 +138,7 @@ def command_line_overrides(args: argparse.Namespace) -> dict[str, Any]:
     for item in args.overrides:
         key, value = cfgmod.parse_set(item)
         overrides[key] = value
-    for flag, key in (("backend", "train.backend"), ("epochs", "train.epochs"), ("seed", "data.seed"),
-                      ("device", "train.device")):
+    for flag, key in SHORTHANDS.items():
         value = getattr(args, flag)
         if value is not None:
             overrides[key] = value

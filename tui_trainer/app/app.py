@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import importlib
 import os
 import sys
@@ -69,12 +68,14 @@ from tui_trainer.app.plot import LossPlot
 from tui_trainer.app.remote import RemoteRuns
 from tui_trainer.app.safe import literal
 from tui_trainer.app.state import BACKEND_NAMES, Clock, RunState, UiBudget
+from tui_trainer.app.sweep_view import SweepMixin
 from tui_trainer.backends import BACKEND_MODULES, is_installed
 from tui_trainer.backends.base import default_threads
 from tui_trainer.core import mapview, presets
 from tui_trainer.core.config import PLAYGROUND_DATASETS, Config, DataConfig
 from tui_trainer.core.control import RunControl
 from tui_trainer.core.errors import UserError
+from tui_trainer.core.events import RunFailed
 from tui_trainer.core.textsafe import printable
 from tui_trainer.data.datasets import Dataset, load_dataset
 from tui_trainer.engine.session import Session
@@ -118,7 +119,7 @@ def engine_threads() -> int:
     return max(1, default_threads() - 1)
 
 
-class TrainerApp(RemoteRuns, CompareMixin, PlaygroundKeys, NetworkViewMixin, App[None]):
+class TrainerApp(RemoteRuns, CompareMixin, SweepMixin, PlaygroundKeys, NetworkViewMixin, App[None]):
     """Build a network in the side panel, train it, watch it learn."""
 
     CSS_PATH = "app.tcss"
@@ -137,11 +138,12 @@ class TrainerApp(RemoteRuns, CompareMixin, PlaygroundKeys, NetworkViewMixin, App
         Binding("f4", "predict", "Ask", tooltip="ask the model about a point (the predict box)"),
         Binding("f9", "compare", "Compare", tooltip="runs side by side: pick runs, overlay their curves; run a study"),
         Binding("f10", "runs", "Runs", tooltip="open a recorded run (live while it goes)"),
+        Binding("f12", "sweep", "Sweep", tooltip="hyperparameter sweeps (Optuna): trials live; start one from the form"),
         Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="stop any run and quit"),
         *PLAYGROUND_BINDINGS,
     ]
     RUN_ACTIONS = {"start", "pause", "stop", "step", "save_preset", "open_preset", "next_view", "toggle_form",
-                   "predict", "runs", *PLAYGROUND_ACTIONS}
+                   "predict", "runs", "sweep", *PLAYGROUND_ACTIONS}
 
     def __init__(self, config: Config, preset_name: str | None = None, *, threads: int | None = None,
                  clock: Clock = time.monotonic, show_timings: bool = True, process: bool = True,
@@ -513,15 +515,14 @@ class TrainerApp(RemoteRuns, CompareMixin, PlaygroundKeys, NetworkViewMixin, App
         session's lock makes this wait for an epoch in flight.
         """
         session = run.session
-        if session.backend is None or session.head is None:
+        if not session.has_model():
             return
-        epoch = session.history[-1].epoch if session.history else 0
-        try:
+        try:  # labelled with the epoch the weights belong to
             if run.control.network_shape is not None:  # the network view is open: its maps too, same pass
-                net, event = session.network(shape, epoch, shape)
+                net, event = session.network(shape, map_shape=shape)
                 self.post_message(NetworkReady(run.run_id, net))
             else:
-                event = session.boundary(shape[0], shape[1], epoch)
+                event = session.boundary(shape[0], shape[1])
         except Exception:  # noqa: BLE001 - keep the old map if the model can't be asked
             return
         if event is not None:
@@ -606,14 +607,13 @@ class TrainerApp(RemoteRuns, CompareMixin, PlaygroundKeys, NetworkViewMixin, App
                 recorder(event)
 
         try:
-            if run.session.dataset is None:
-                # Not previewed yet: load it here, one load at a time (see DATA_LOCK).  If that
-                # fails, the engine tries again and reports why as RunFailed.
-                with DATA_LOCK:
-                    try:
-                        run.session.dataset = load_dataset(run.config)
-                    except Exception:  # noqa: BLE001 - reported by the engine's own attempt
-                        pass
+            # Not previewed yet: load it here, one load at a time (see DATA_LOCK).  If that
+            # fails, the engine tries again and reports why as RunFailed.
+            with DATA_LOCK:
+                try:
+                    run.session.load_data()
+                except Exception:  # noqa: BLE001 - reported by the engine's own attempt
+                    pass
             run.session.run(emit, run.control)
         finally:
             if recorder is not None:
@@ -630,7 +630,7 @@ class TrainerApp(RemoteRuns, CompareMixin, PlaygroundKeys, NetworkViewMixin, App
         run = self._current(message.run_id)
         if run is None:
             return
-        run.started = message.event
+        run.fold(message.event)
         self._loading.discard(run.config.train.backend)
         self._imported.add(run.config.train.backend)
         self.plot.set_history(run.epochs, run.regression)
@@ -668,7 +668,7 @@ class TrainerApp(RemoteRuns, CompareMixin, PlaygroundKeys, NetworkViewMixin, App
     def on_class_report_ready(self, message: ClassReportReady) -> None:
         run = self._current(message.run_id)
         if run is not None:
-            run.class_report = message.event
+            run.fold(message.event)
             self._report_dirty = True
 
     def on_run_ended(self, message: RunEnded) -> None:
@@ -678,12 +678,12 @@ class TrainerApp(RemoteRuns, CompareMixin, PlaygroundKeys, NetworkViewMixin, App
         if run is None:
             return
         run.ended_at = self.clock()
-        if message.failed is not None:
-            run.failed = message.failed.message
+        end = message.failed if message.failed is not None else message.finished
+        if end is not None:
+            run.fold(end)
+        if message.failed is not None and run.failed is not None:
             self._note = (run.failed, True)
             self.notify(run.failed, title="Run failed", severity="error", timeout=15)
-        else:
-            run.finished = message.finished
         placeholder = "no epochs: the run failed" if run.failed else "no epochs yet: press F5 to train"
         self.plot.set_history(run.epochs, run.regression, placeholder=placeholder)
         self._boundary_dirty = True
@@ -691,7 +691,7 @@ class TrainerApp(RemoteRuns, CompareMixin, PlaygroundKeys, NetworkViewMixin, App
         self._sync_controls()
         self._update_model_panel()
         ds = run.session.dataset
-        if run.finished is not None and ds is not None and ds.image_shape is not None and run.session.backend:
+        if run.finished is not None and ds is not None and ds.image_shape is not None and run.session.has_model():
             self._predict_gallery(run)
 
     @work(thread=True, exit_on_error=False, group="predict")
@@ -719,7 +719,7 @@ class TrainerApp(RemoteRuns, CompareMixin, PlaygroundKeys, NetworkViewMixin, App
         self.notify(message, title=f"Internal error in {event.worker.name}", severity="error", timeout=15)
         run = self.run_state
         if event.worker.group == "train" and run is not None and not run.over:
-            run.failed = message
+            run.fold(RunFailed(message=message))
             run.ended_at = self.clock()
             self._note = (message, True)
             self._redraw_tick(force=True)
@@ -918,7 +918,7 @@ class TrainerApp(RemoteRuns, CompareMixin, PlaygroundKeys, NetworkViewMixin, App
 
         def saved(request: SaveRequest | None) -> None:
             if request is not None:
-                self._save(dataclasses.replace(cfg, description=request.description), request.name)
+                self._save(cfg.with_updates({"description": request.description}), request.name)
 
         self.push_screen(SavePresetScreen(name, description), saved)
 
@@ -964,7 +964,7 @@ class TrainerApp(RemoteRuns, CompareMixin, PlaygroundKeys, NetworkViewMixin, App
     @on(ModelPanel.PredictRequested)
     def _predict_requested(self, event: ModelPanel.PredictRequested) -> None:
         run = self.run_state
-        if run is None or run.session.backend is None or run.started is None:
+        if run is None or not run.session.has_model() or run.started is None:
             self.model_panel.show_result("no model yet: press F5 to train one first", ok=False)
             return
         ds = run.session.dataset

@@ -21,15 +21,13 @@ from textual.widgets.option_list import Option
 
 from tui_trainer.app.safe import Literal, literal
 from tui_trainer.core import presets
-from tui_trainer.core.config import Config
+from tui_trainer.core.config import FIELDS, Config
 from tui_trainer.core.errors import ConfigError
 from tui_trainer.core.presets import PresetInfo
 
-#: How the form's optimizers and losses read in a description.
-OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "momentum", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
-                   "adagrad": "Adagrad"}
-LOSS_NAMES = {"mse": "MSE", "binary_crossentropy": "binary cross-entropy",
-              "categorical_crossentropy": "cross-entropy", "auto": "auto loss"}
+#: How the form's optimizers and losses read in a description (their fields' choice labels).
+OPTIMIZER_NAMES: dict[str, str] = FIELDS["train.optimizer"].extra["choice_labels"]
+LOSS_NAMES: dict[str, str] = FIELDS["train.loss"].extra["choice_labels"]
 
 
 def _data_name(cfg: Config) -> str:

@@ -1,10 +1,12 @@
-"""The side panel: every config field as a form, validated by ``config.from_dict``.
+"""The side panel: every config field as a form, built from the fields' own descriptions.
 
-The form never has its own rules.  It turns widget text into the same plain
-data a preset or ``--set`` gives (``config.parse_value``), and lets the config
-module judge it, so a mistake reads the same in the app as on the command line.
-``from_dict`` stops at the first bad field; ``check_form`` repairs that field
-and asks again, so every bad field is marked at once.
+The form never has its own rules or lists.  Its rows come from ``config.FIELDS``
+(each field's label, widget, choices and help text are declared once, on the
+config's Structs), it turns widget text into the same plain data a preset or
+``--set`` gives (``config.parse_value``), and each value is judged by its
+field's description, so a mistake reads the same in the app as on the command
+line.  Every field is checked on its own, then the cross-field rules once on the
+rest, so every bad field is marked at once.
 """
 
 from __future__ import annotations
@@ -23,54 +25,37 @@ from textual.widgets._select import SelectCurrent, SelectOverlay
 
 from tui_trainer.app.safe import Literal
 from tui_trainer.core import config as cfgmod
-from tui_trainer.core.config import (
-    ACTIVATIONS,
-    BACKENDS,
-    DATASETS,
-    DEVICES,
-    FEATURE_LABELS,
-    FEATURES,
-    LOSSES,
-    OPTIMIZERS,
-    OUTPUT_ACTIVATIONS,
-    REGULARIZATIONS,
-    Config,
-)
+from tui_trainer.core.config import FIELDS, SECTION_LIST, Config
 from tui_trainer.core.errors import ConfigError
+from tui_trainer.core.fieldspec import Field, Section
 
-#: Fields typed as text and read like ``--set`` values, with their labels.
-TEXT_FIELDS: dict[str, str] = {
-    "data.noise": "noise",
-    "data.train_ratio": "train ratio",
-    "data.seed": "seed",
-    "data.limit": "max samples",
-    "data.path": "data path",
-    "model.reg_rate": "reg. rate",
-    "train.learning_rate": "learn. rate",
-    "train.batch_size": "batch size",
-    "train.epochs": "epochs",
-    "train.patience": "patience",
-}
-#: Fields picked from the config module's own choice lists.
-CHOICE_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "data.dataset": ("dataset", DATASETS),
-    "model.output_activation": ("output", OUTPUT_ACTIVATIONS),
-    "model.regularization": ("regularize", REGULARIZATIONS),
-    "train.backend": ("framework", BACKENDS),
-    "train.device": ("device", DEVICES),
-    "train.optimizer": ("optimizer", OPTIMIZERS),
-    "train.loss": ("loss", LOSSES),
-}
-#: Keys that are free text, never parsed as numbers.
-RAW_TEXT = {"data.path"}
+#: Every field the form edits, in declaration order.
+FORM_FIELDS = tuple(k for k, f in FIELDS.items() if f.widget)
+#: Fields typed into an input and read like ``--set`` values (text fields as they are).
+INPUT_FIELDS = tuple(k for k, f in FIELDS.items() if f.widget == "input")
+#: Fields picked from their choices.
+SELECT_FIELDS = tuple(k for k, f in FIELDS.items() if f.widget == "select")
+#: Lists of choices, one checkbox per choice (``data.features``).
+FLAG_FIELDS = tuple(k for k, f in FIELDS.items() if f.widget == "flags")
+#: Per-layer keys, edited and marked on the layer rows rather than on one field.
+LAYER_FIELDS = tuple(k for k, f in FIELDS.items() if f.widget == "layers")
 #: Datasets read from a file or a download, which need ``data.path``.
 PATH_DATASETS = {"file", "mnist"}
-#: Per-layer keys, marked on the layer rows rather than on one field.
-LAYER_FIELDS = ("model.hidden", "model.activation", "model.dropout")
 
 
 def dom_id(key: str) -> str:
     return key.replace(".", "-").replace("_", "-")
+
+
+def section_id(section: Section) -> str:
+    """The collapsible of a config section: ``sec-data``, ``sec-network``, ``sec-training``."""
+    return f"sec-{section.title.lower()}"
+
+
+def tooltip(f: Field) -> str:
+    """A field's help text with its unit and what it allows."""
+    unit = f"{f.unit}; " if f.unit else ""
+    return f"{f.help} ({unit}{f.allowed})"
 
 
 def read_value(text: str, key: str) -> Any:
@@ -79,7 +64,7 @@ def read_value(text: str, key: str) -> Any:
     Same reading as ``--set`` (TOML, else text), plus plain Python number
     syntax (``.5``) so people don't trip over TOML's stricter floats.
     """
-    if key in RAW_TEXT:
+    if FIELDS[key].kind == "text":
         return text
     value = cfgmod.parse_value(text)
     if isinstance(value, str):
@@ -112,60 +97,42 @@ class FormCheck:
 
 
 def _set(d: dict[str, Any], key: str, value: Any) -> None:
-    section, _, name = key.partition(".")
-    d.setdefault(section, {})[name] = value
-
-
-def _bad_items(key: str, values: list[Any]) -> set[int]:
-    """Indices of per-layer values the config module rejects on their own."""
-    bad = set()
-    for i, value in enumerate(values):
-        probe = {"model": {"hidden": [1], key.split(".")[1]: [value]}}
-        try:
-            cfgmod.from_dict(probe)
-        except ConfigError:
-            bad.add(i)
-    return bad
-
-
-def _repair(data: dict[str, Any], exc: ConfigError, check: FormCheck) -> bool:
-    """Put a harmless value where ``exc`` points, so checking can go on past it."""
-    section, _, name = exc.field.partition(".")
-    model = data.get("model", {})
-    if exc.field in ("model.hidden", "model.dropout") and isinstance(model.get(name), list):
-        bad = _bad_items(exc.field, model[name])
-        check.bad_layers[exc.field] = bad
-        if not bad:
-            return False
-        model[name] = [(1 if name == "hidden" else 0.0) if i in bad else v for i, v in enumerate(model[name])]
-        return True
-    if exc.field in ("train.loss", "model.output_activation"):
-        # Cross-field rules: "auto" on both always suits the task.
-        changed = data["train"].get("loss") != "auto" or data["model"].get("output_activation") != "auto"
-        data["train"]["loss"] = "auto"
-        data["model"]["output_activation"] = "auto"
-        return changed
-    if section in data and isinstance(data[section], dict) and name in data[section]:
-        del data[section][name]
-        return True
-    return False
+    section, _, name = key.rpartition(".")
+    (d.setdefault(section, {}) if section else d)[name] = value
 
 
 def check_form(raw: dict[str, Any]) -> FormCheck:
-    """Validate form data with ``config.from_dict``, collecting every bad field."""
+    """Every form field judged by its own description, then the cross-field rules on the rest.
+
+    A bad field is left out (a bad layer value takes its field's default) before
+    ``config.from_dict`` judges the whole, so a loss that can't train the data is
+    reported next to a bad epoch count, each with the CLI's words.
+    """
     data = copy.deepcopy(raw)
     check = FormCheck(config=None)
-    for _ in range(len(TEXT_FIELDS) + len(CHOICE_FIELDS) + 8):
-        try:
-            cfg = cfgmod.from_dict(data)
-        except ConfigError as exc:
-            check.errors.setdefault(exc.field, exc.reason)
-            if not _repair(data, exc, check):
-                break
+    for key in FORM_FIELDS:
+        f = FIELDS[key]
+        section = data.setdefault(f.section, {}) if f.section else data
+        if f.name not in section:
             continue
+        value = section[f.name]
+        bad = f.problem(value)
+        if bad is None:
+            continue
+        check.errors[key] = bad.reason
+        if key in LAYER_FIELDS and isinstance(value, list):
+            rows = {i for i, v in enumerate(value) if f.problem([v]) is not None}
+            check.bad_layers[key] = rows
+            section[f.name] = [f.default[0] if i in rows else v for i, v in enumerate(value)]
+        else:
+            del section[f.name]
+    try:
+        config = cfgmod.from_dict(data)
+    except ConfigError as exc:
+        check.errors.setdefault(exc.field, exc.reason)
+    else:
         if not check.errors:
-            check.config = cfg
-        break
+            check.config = config
     return check
 
 
@@ -296,10 +263,12 @@ class LayerRow(Horizontal):
         self._units, self._activation, self._dropout = units, activation, dropout
 
     def compose(self) -> ComposeResult:
+        units, activation, dropout = (FIELDS[k] for k in ("model.hidden", "model.activation", "model.dropout"))
         yield Label(f"{self.index + 1:>2}", classes="layer-index")
-        yield FormInput(str(self._units), classes="layer-units", tooltip="neurons in this layer")
-        yield FormSelect([(a, a) for a in ACTIVATIONS], value=self._activation, classes="layer-act")
-        yield FormInput(str(self._dropout), classes="layer-drop", tooltip="dropout rate after this layer")
+        yield FormInput(str(self._units), classes="layer-units", tooltip=tooltip(units))
+        yield FormSelect([(a, a) for a in activation.choices], value=self._activation, classes="layer-act",
+                         tooltip=tooltip(activation))
+        yield FormInput(str(self._dropout), classes="layer-drop", tooltip=tooltip(dropout))
 
     def values(self) -> tuple[Any, str, Any]:
         act = self.query_one(".layer-act", Select).value
@@ -314,9 +283,8 @@ class LayerRow(Horizontal):
         self.query_one(".layer-drop", Input).set_class(bad_drop, "-bad")
 
 
-def _choice_select(key: str, value: str) -> Select[str]:
-    choices = CHOICE_FIELDS[key][1]
-    return FormSelect([(c, c) for c in choices], value=value, id=f"in-{dom_id(key)}")
+def _value(config: Config, f: Field) -> Any:
+    return getattr(getattr(config, f.section), f.name) if f.section else getattr(config, f.name)
 
 
 class ConfigForm(VerticalScroll):
@@ -333,49 +301,42 @@ class ConfigForm(VerticalScroll):
         self._config = config
         self.can_focus = False
 
-    # -- building ----------------------------------------------------------------------------
-    def _text_row(self, key: str, value: Any) -> FieldRow:
-        return FieldRow(key, TEXT_FIELDS[key], FormInput(str(value), id=f"in-{dom_id(key)}"))
+    # -- building: one row per described field ----------------------------------------------
+    def _row(self, f: Field, value: Any) -> ComposeResult:
+        if f.widget == "select":
+            select = FormSelect([(c, c) for c in f.choices], value=value, id=f"in-{dom_id(f.key)}",
+                                tooltip=tooltip(f))
+            yield FieldRow(f.key, str(f.label), select)
+        elif f.widget == "input":
+            yield FieldRow(f.key, str(f.label), FormInput(str(value), id=f"in-{dom_id(f.key)}", tooltip=tooltip(f)))
+        elif f.widget == "flags":
+            labels = f.extra.get("choice_labels", {})
+            with Vertical(id=f"row-{dom_id(f.key)}", classes="field"):
+                yield Label(str(f.label), id=f"{f.name}-label")
+                with Horizontal(id=f.name, classes="flags"):
+                    for choice in f.choices:
+                        yield Flag(labels.get(choice, choice), choice in value, id=f"feat-{choice}", tooltip=f.help)
+        elif f.widget == "layers" and f.key == LAYER_FIELDS[0]:
+            yield from self._layer_editor()
 
-    def _choice_row(self, key: str, value: str) -> FieldRow:
-        return FieldRow(key, CHOICE_FIELDS[key][0], _choice_select(key, value))
+    def _layer_editor(self) -> ComposeResult:
+        """The hidden layers, one row each (width, activation, dropout); explicit layers listed above."""
+        yield Literal("", id="explicit-layers")
+        with Vertical(id=f"row-{dom_id(LAYER_FIELDS[0])}", classes="field"):
+            units, activation, drop = (str(FIELDS[k].label) for k in LAYER_FIELDS)
+            yield Label(f" # {units} {activation}  {drop}", classes="layers-head")
+            with Vertical(id="layers"):
+                yield from self._layer_rows(self._config)
+            with Horizontal(id="layer-buttons"):
+                yield CompactButton("+ layer", id="add-layer")
+                yield CompactButton("- layer", id="remove-layer")
 
     def compose(self) -> ComposeResult:
-        cfg = self._config
-        d, m, t = cfg.data, cfg.model, cfg.train
-        with Collapsible(title="Data", collapsed=False, id="sec-data"):
-            yield self._choice_row("data.dataset", d.dataset)
-            yield self._text_row("data.path", d.path)
-            yield self._text_row("data.noise", d.noise)
-            yield self._text_row("data.train_ratio", d.train_ratio)
-            yield self._text_row("data.seed", d.seed)
-            yield self._text_row("data.limit", d.limit)
-            with Vertical(id="row-data-features", classes="field"):
-                yield Label("input features", id="features-label")
-                with Horizontal(id="features"):
-                    for key in FEATURES:
-                        yield Flag(FEATURE_LABELS[key], key in d.features, id=f"feat-{key}")
-        with Collapsible(title="Network", collapsed=False, id="sec-network"):
-            yield Literal("", id="explicit-layers")
-            with Vertical(id="row-model-hidden", classes="field"):
-                yield Label(" # units activation  drop", classes="layers-head")
-                with Vertical(id="layers"):
-                    yield from self._layer_rows(cfg)
-                with Horizontal(id="layer-buttons"):
-                    yield CompactButton("+ layer", id="add-layer")
-                    yield CompactButton("- layer", id="remove-layer")
-            yield self._choice_row("model.output_activation", m.output_activation)
-            yield self._choice_row("model.regularization", m.regularization)
-            yield self._text_row("model.reg_rate", m.reg_rate)
-        with Collapsible(title="Training", collapsed=False, id="sec-training"):
-            yield self._choice_row("train.backend", t.backend)
-            yield self._choice_row("train.device", t.device)
-            yield self._choice_row("train.optimizer", t.optimizer)
-            yield self._text_row("train.learning_rate", t.learning_rate)
-            yield self._choice_row("train.loss", t.loss)
-            yield self._text_row("train.batch_size", t.batch_size)
-            yield self._text_row("train.epochs", t.epochs)
-            yield self._text_row("train.patience", t.patience)
+        for section in SECTION_LIST:
+            with Collapsible(title=section.title, collapsed=False, id=section_id(section)):
+                for f in section.fields:
+                    if f.widget:
+                        yield from self._row(f, _value(self._config, f))
         with Horizontal(id="preset-buttons"):
             yield CompactButton("Save…", id="save-preset", tooltip="save the form as a preset (ctrl+s)")
             yield CompactButton("Open…", id="open-preset", tooltip="open a preset (ctrl+o)")
@@ -413,11 +374,12 @@ class ConfigForm(VerticalScroll):
     def raw(self) -> dict[str, Any]:
         """The form as nested plain data, on top of the loaded config's other keys."""
         out = copy.deepcopy(self._base)
-        for key in TEXT_FIELDS:
+        for key in INPUT_FIELDS:
             _set(out, key, read_value(self.query_one(f"#in-{dom_id(key)}", Input).value, key))
-        for key in CHOICE_FIELDS:
+        for key in SELECT_FIELDS:
             _set(out, key, self.choice(key))
-        _set(out, "data.features", [k for k in FEATURES if self.query_one(f"#feat-{k}", Checkbox).value])
+        for key in FLAG_FIELDS:
+            _set(out, key, [c for c in FIELDS[key].choices if self.query_one(f"#feat-{c}", Checkbox).value])
         rows = list(self.query(LayerRow))
         values = [row.values() for row in rows]
         _set(out, "model.hidden", [v[0] for v in values])
@@ -429,17 +391,14 @@ class ConfigForm(VerticalScroll):
         """Show another config (an opened preset) in every field."""
         self._config = config
         self._base = config.to_dict()
-        d, m, t = config.data, config.model, config.train
-        for key in TEXT_FIELDS:
-            section, _, name = key.partition(".")
-            value = getattr({"data": d, "model": m, "train": t}[section], name)
-            self.query_one(f"#in-{dom_id(key)}", Input).value = str(value)
-        for key in CHOICE_FIELDS:
-            section, _, name = key.partition(".")
-            value = getattr({"data": d, "model": m, "train": t}[section], name)
-            self.query_one(f"#in-{dom_id(key)}", Select).value = value
-        for key in FEATURES:
-            self.query_one(f"#feat-{key}", Checkbox).value = key in d.features
+        for key in INPUT_FIELDS:
+            self.query_one(f"#in-{dom_id(key)}", Input).value = str(_value(config, FIELDS[key]))
+        for key in SELECT_FIELDS:
+            self.query_one(f"#in-{dom_id(key)}", Select).value = _value(config, FIELDS[key])
+        for key in FLAG_FIELDS:
+            chosen = _value(config, FIELDS[key])
+            for choice in FIELDS[key].choices:
+                self.query_one(f"#feat-{choice}", Checkbox).value = choice in chosen
         layers = self.query_one("#layers", Vertical)
         await layers.remove_children()
         await layers.mount_all(self._layer_rows(config))
@@ -473,17 +432,18 @@ class ConfigForm(VerticalScroll):
         """Mark each bad field with its reason and clear the rest."""
         for row in self.query(FieldRow):
             row.set_error(check.errors.get(row.key))
-        features = self.query_one("#row-data-features")
-        reason = check.errors.get("data.features")
-        show_error(features, reason)
-        features.query_one("#features").set_class(reason is not None, "-bad")
+        for key in FLAG_FIELDS:
+            reason = check.errors.get(key)
+            row = self.query_one(f"#row-{dom_id(key)}")
+            show_error(row, reason)
+            row.query_one(".flags").set_class(reason is not None, "-bad")
         layer_reasons = [f"{k.split('.')[1]}: {check.errors[k]}" for k in LAYER_FIELDS if k in check.errors]
         show_error(self.query_one("#row-model-hidden"), "\n".join(layer_reasons))
         bad_units = check.bad_layers.get("model.hidden", set())
         bad_drop = check.bad_layers.get("model.dropout", set())
         for i, row in enumerate(self.query(LayerRow)):
             row.mark(i in bad_units, i in bad_drop)
-        known = {row.key for row in self.query(FieldRow)} | set(LAYER_FIELDS) | {"data.features"}
+        known = {row.key for row in self.query(FieldRow)} | set(LAYER_FIELDS) | set(FLAG_FIELDS)
         other = [f"{k}: {v}" for k, v in check.errors.items() if k not in known]
         show_error(self, "\n".join(other), before="#preset-buttons", id="form-error")
 
@@ -523,7 +483,7 @@ class ConfigForm(VerticalScroll):
     @on(Checkbox.Changed)
     def _checkbox_changed(self, event: Checkbox.Changed) -> None:
         event.stop()
-        self._changed("data.features")
+        self._changed(FLAG_FIELDS[0])
 
     @on(Button.Pressed, "#add-layer")
     async def _add_layer(self, event: Button.Pressed) -> None:
@@ -552,7 +512,7 @@ def _key_of(widget: Widget) -> str:
     if widget.has_class("layer-drop"):
         return "model.dropout"
     wid = widget.id or ""
-    for key in list(TEXT_FIELDS) + list(CHOICE_FIELDS):
+    for key in INPUT_FIELDS + SELECT_FIELDS:
         if wid == f"in-{dom_id(key)}":
             return key
     return wid

@@ -19,12 +19,15 @@ from typing import TYPE_CHECKING
 from textual.binding import Binding
 from textual.widgets import Collapsible, Input
 
+from tui_trainer.app.forms import section_id
+from tui_trainer.core.config import SECTION_LIST
+
 if TYPE_CHECKING:
     from tui_trainer.app.boundary import BoundaryMap
     from tui_trainer.app.forms import ConfigForm
 
-#: The form's sections in order: (collapsible id, name).
-SECTIONS = (("sec-data", "Data"), ("sec-network", "Network"), ("sec-training", "Training"))
+#: The form's sections in order: (collapsible id, name), as the config declares them.
+SECTIONS = tuple((section_id(s), s.title) for s in SECTION_LIST)
 
 PLAYGROUND_BINDINGS = [
     Binding("ctrl+n", "next_section", "Section", priority=True,

@@ -4,27 +4,49 @@ A config is plain data: it comes from TOML presets, ``--set`` overrides and the
 app's forms, and it is validated here, in one place, so that every face reports
 the same clear message for the same mistake.  Defaults are the textbook
 ``circle`` recipe, so a partial preset reads as "the classic model, except ...".
+
+Each field is described once, below, as an annotated field of a msgspec Struct
+(type, default, constraints, help, label, unit). msgspec validates against it;
+``core.fieldspec`` reads the same declarations for the messages, the form, the
+CLI and the README table (``FIELDS``, ``SECTIONS``). Rules that tie fields
+together are the few small functions after the Structs.
 """
 
 from __future__ import annotations
 
-import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
-from tui_trainer.core.errors import ConfigError, choice_error, did_you_mean
+import msgspec
 
-PLAYGROUND_DATASETS = ("circle", "xor", "gauss", "spiral", "reg-plane", "reg-gauss")
-IMAGE_DATASETS = ("mnist", "digits")
+from tui_trainer.core.errors import ConfigError, choice_error
+from tui_trainer.core.fieldspec import Field, Section, about, check_keys, decode, describe
+
+# -- the choices ----------------------------------------------------------------------------
+
+PlaygroundDataset = Literal["circle", "xor", "gauss", "spiral", "reg-plane", "reg-gauss"]
+ImageDataset = Literal["mnist", "digits"]
 #: Bag-of-words text: IMDB from Keras's cache file, and its offline stand-in (``tui_trainer.data.reviews``).
-TEXT_DATASETS = ("imdb", "reviews")
-DATASETS = PLAYGROUND_DATASETS + IMAGE_DATASETS + TEXT_DATASETS + ("file",)
-REGRESSION_DATASETS = ("reg-plane", "reg-gauss")
-
+TextDataset = Literal["imdb", "reviews"]
+Dataset = Literal[PlaygroundDataset, ImageDataset, TextDataset, Literal["file"]]
 #: Feature inputs of the playground, in its order; keys are what presets write.
-FEATURES = ("x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2")
+Feature = Literal["x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2"]
+Activation = Literal["relu", "tanh", "sigmoid", "linear"]
+OutputActivation = Literal["auto", "tanh", "sigmoid", "linear", "softmax"]
+Regularization = Literal["none", "l1", "l2"]
+Optimizer = Literal["sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad"]
+Loss = Literal["auto", "mse", "binary_crossentropy", "categorical_crossentropy"]
+Backend = Literal["tensorflow", "torch"]
+Device = Literal["auto", "cpu", "cuda"]
+Padding = Literal["valid", "same"]
+
+PLAYGROUND_DATASETS: tuple[str, ...] = get_args(PlaygroundDataset)
+IMAGE_DATASETS: tuple[str, ...] = get_args(ImageDataset)
+TEXT_DATASETS: tuple[str, ...] = get_args(TextDataset)
+DATASETS: tuple[str, ...] = get_args(Dataset)
+REGRESSION_DATASETS = ("reg-plane", "reg-gauss")
+FEATURES: tuple[str, ...] = get_args(Feature)
 FEATURE_LABELS = {
     "x1": "X1",
     "x2": "X2",
@@ -34,87 +56,142 @@ FEATURE_LABELS = {
     "sinx1": "sin X1",
     "sinx2": "sin X2",
 }
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
-OUTPUT_ACTIVATIONS = ("auto", "tanh", "sigmoid", "linear", "softmax")
-REGULARIZATIONS = ("none", "l1", "l2")
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad")
-LOSSES = ("auto", "mse", "binary_crossentropy", "categorical_crossentropy")
-BACKENDS = ("tensorflow", "torch")
-DEVICES = ("auto", "cpu", "cuda")
-LAYER_TYPES = ("dense", "dropout", "flatten", "conv2d", "maxpool2d")
-PADDINGS = ("valid", "same")
+ACTIVATIONS: tuple[str, ...] = get_args(Activation)
+OUTPUT_ACTIVATIONS: tuple[str, ...] = get_args(OutputActivation)
+REGULARIZATIONS: tuple[str, ...] = get_args(Regularization)
+OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
+LOSSES: tuple[str, ...] = get_args(Loss)
+BACKENDS: tuple[str, ...] = get_args(Backend)
+DEVICES: tuple[str, ...] = get_args(Device)
+PADDINGS: tuple[str, ...] = get_args(Padding)
 
-#: What each explicit layer table may hold, with the keys it must hold.
-LAYER_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "dense": (("units",), ("activation",)),
-    "dropout": (("rate",), ()),
-    "flatten": ((), ()),
-    "conv2d": (("filters",), ("kernel", "stride", "padding", "activation")),
-    "maxpool2d": ((), ("size",)),
-}
+#: Every section and layer is a frozen Struct that refuses unknown keys.
+_STRICT: dict[str, Any] = {"frozen": True, "forbid_unknown_fields": True, "kw_only": True}
 
-
-@dataclass(frozen=True)
-class DataConfig:
-    dataset: str = "circle"
-    noise: float = 0.0
-    train_ratio: float = 0.5
-    seed: int = 0
-    features: tuple[str, ...] = ("x1", "x2")
-    path: str = ""
-    columns: tuple[str, ...] = ("x1", "x2")
-    label_column: str = "label"
-    limit: int = 0
+# -- the fields: each described once, here -------------------------------------------------
+#
+# Adding a field is one line in one of these Structs (type, default, constraints, help,
+# label, unit); validation, its messages, the form row, ``--set`` and the README table
+# follow from it.
 
 
-@dataclass(frozen=True)
-class LayerConfig:
-    """One explicit layer (``[[model.layers]]``); unused keys keep their defaults."""
+class DataConfig(msgspec.Struct, **_STRICT):
+    dataset: Annotated[Dataset, about("what to learn: a playground set, images, reviews or your own file",
+                                      "dataset")] = "circle"
+    path: Annotated[str, about('data file (dataset = "file") or an .npz for mnist/imdb; relative to the preset',
+                               "data path")] = ""
+    noise: Annotated[float, about("playground: how far points stray; reviews: the share of flipped labels",
+                                  "noise", ge=0.0, le=0.5)] = 0.0
+    train_ratio: Annotated[float, about("share of the samples trained on; the rest validate",
+                                        "train ratio", ge=0.1, le=0.9)] = 0.5
+    seed: Annotated[int, about("seed for the data, the initial weights and the shuffling",
+                               "seed", ge=0, le=2**31 - 1)] = 0
+    limit: Annotated[int, about("cap on the training samples (0 = all)", "max samples", unit="samples", ge=0)] = 0
+    features: Annotated[tuple[Feature, ...], about(
+        "the playground's feature inputs", "input features", min_length=1, choice_labels=FEATURE_LABELS,
+        empty="needs at least one input; choose from " + ", ".join(FEATURES))] = ("x1", "x2")
+    columns: Annotated[tuple[str, ...], about("feature columns of a data file", min_length=1,
+                                              empty="needs at least one feature column name")] = ("x1", "x2")
+    label_column: Annotated[str, about("the label column of a data file")] = "label"
 
-    type: str
-    units: int = 0
-    activation: str = "linear"
-    rate: float = 0.0
-    filters: int = 0
-    kernel: int = 3
-    stride: int = 1
-    padding: str = "valid"
-    size: int = 2
+
+class _LayerKinds(msgspec.StructMeta):
+    """Lets ``LayerConfig("dense", units=8)`` build the kind its first argument names."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is LayerConfig:
+            (kind,) = args
+            if kind not in _LAYER_KINDS:
+                raise choice_error("type", kind, LAYER_TYPES)
+            return _LAYER_KINDS[kind](**kwargs)
+        return super().__call__(*args, **kwargs)
+
+
+class LayerConfig(msgspec.Struct, metaclass=_LayerKinds, tag_field="type", **_STRICT):
+    """One explicit layer (``[[model.layers]]``): a tagged union on ``type``, one Struct per kind."""
+
+    @property
+    def type(self) -> str:
+        return str(self.__struct_config__.tag)
 
     def to_dict(self) -> dict[str, Any]:
-        keys = ("type",) + LAYER_KEYS[self.type][0] + LAYER_KEYS[self.type][1]
-        return {k: getattr(self, k) for k in keys}
+        return msgspec.to_builtins(self)
+
+    def options(self) -> dict[str, Any]:
+        """The layer's own keys and values (the layer spec takes its defaults for the rest)."""
+        return {k: getattr(self, k) for k in self.__struct_fields__}
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    hidden: tuple[int, ...] = (3, 3)
-    activation: tuple[str, ...] = ("tanh", "tanh")
-    output_activation: str = "tanh"
-    dropout: tuple[float, ...] = (0.0, 0.0)
-    regularization: str = "none"
-    reg_rate: float = 0.0
-    layers: tuple[LayerConfig, ...] = ()
+class DenseLayer(LayerConfig, tag="dense"):
+    units: Annotated[int, about("neurons", ge=1)]
+    activation: Annotated[Activation, about("activation")] = "linear"
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    backend: str = "tensorflow"
-    device: str = "auto"
-    optimizer: str = "sgd"
-    learning_rate: float = 0.03
-    loss: str = "mse"
-    batch_size: int = 15
-    epochs: int = 100
-    patience: int = 0
+class DropoutLayer(LayerConfig, tag="dropout"):
+    rate: Annotated[float, about("share of inputs dropped while training", ge=0.0, lt=1.0)]
 
 
-@dataclass(frozen=True)
-class Config:
-    description: str = ""
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+class FlattenLayer(LayerConfig, tag="flatten"):
+    pass
+
+
+class Conv2DLayer(LayerConfig, tag="conv2d"):
+    filters: Annotated[int, about("output channels", ge=1)]
+    kernel: Annotated[int, about("kernel height and width", unit="pixels", ge=1)] = 3
+    stride: Annotated[int, about("step between windows", unit="pixels", ge=1)] = 1
+    padding: Annotated[Padding, about("valid: no padding; same: output as large as input / stride")] = "valid"
+    activation: Annotated[Activation, about("activation")] = "linear"
+
+
+class MaxPool2DLayer(LayerConfig, tag="maxpool2d"):
+    size: Annotated[int, about("pool height and width", unit="pixels", ge=1)] = 2
+
+
+Layer = DenseLayer | DropoutLayer | FlattenLayer | Conv2DLayer | MaxPool2DLayer
+LAYER_TYPES: tuple[str, ...] = tuple(str(c.__struct_config__.tag) for c in get_args(Layer))
+
+
+class ModelConfig(msgspec.Struct, **_STRICT):
+    hidden: Annotated[tuple[Annotated[int, msgspec.Meta(ge=1)], ...], about(
+        "widths of the hidden layers (any number of layers)", "units", widget="layers")] = (3, 3)
+    activation: Annotated[tuple[Activation, ...], about(
+        "activation of the hidden layers", "activation", widget="layers", each="tanh")] = ("tanh", "tanh")
+    output_activation: Annotated[OutputActivation, about("the output layer's activation; auto suits the task",
+                                                         "output")] = "tanh"
+    dropout: Annotated[tuple[Annotated[float, msgspec.Meta(ge=0.0, lt=1.0)], ...], about(
+        "dropout rate after each hidden layer", "drop", widget="layers", each=0.0)] = (0.0, 0.0)
+    regularization: Annotated[Regularization, about(
+        "weight penalty on kernels (the loss shown excludes it)", "regularize")] = "none"
+    reg_rate: Annotated[float, about("strength of the weight penalty", "reg. rate", ge=0.0)] = 0.0
+    layers: Annotated[tuple[Layer, ...], about(
+        "explicit layers; they replace hidden, activation and dropout",
+        item="layer", example='{type = "dense", units = 8}')] = ()
+
+
+class TrainConfig(msgspec.Struct, **_STRICT):
+    backend: Annotated[Backend, about("the framework to train with", "framework")] = "tensorflow"
+    device: Annotated[Device, about("where to train", "device")] = "auto"
+    optimizer: Annotated[Optimizer, about("how the weights are updated", "optimizer", choice_labels={
+        "sgd": "SGD", "momentum": "momentum", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
+        "adagrad": "Adagrad"})] = "sgd"
+    learning_rate: Annotated[float, about("the optimizer's step size", "learn. rate", gt=0.0, le=100.0)] = 0.03
+    loss: Annotated[Loss, about("what training minimises; auto suits the task", "loss", choice_labels={
+        "mse": "MSE", "binary_crossentropy": "binary cross-entropy", "categorical_crossentropy": "cross-entropy",
+        "auto": "auto loss"})] = "mse"
+    batch_size: Annotated[int, about("samples per weight update", "batch size", unit="samples",
+                                     ge=1, le=1_000_000)] = 15
+    epochs: Annotated[int, about("passes over the training data", "epochs", unit="epochs", ge=1, le=1_000_000)] = 100
+    patience: Annotated[int, about("early stopping: epochs without a better val_loss (0 = off)", "patience",
+                                   unit="epochs", ge=0)] = 0
+
+
+class Config(msgspec.Struct, **_STRICT):
+    description: Annotated[str, about("one line shown by --list-presets and the open dialog")] = ""
+    data: Annotated[DataConfig, about("the data and how it is split", "Data")] = msgspec.field(
+        default_factory=DataConfig)
+    model: Annotated[ModelConfig, about("the network", "Network")] = msgspec.field(default_factory=ModelConfig)
+    train: Annotated[TrainConfig, about("how it is trained", "Training")] = msgspec.field(
+        default_factory=TrainConfig)
 
     # -- derived facts every face needs -------------------------------------------------
     @property
@@ -132,17 +209,12 @@ class Config:
         return "binary"
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain TOML-ready data (tuples become lists; empty layer lists dropped)."""
-        out: dict[str, Any] = {}
-        if self.description:
-            out["description"] = self.description
-        out["data"] = _plain(asdict(self.data))
-        model = _plain(asdict(self.model))
-        model["layers"] = [layer.to_dict() for layer in self.model.layers]
-        if not model["layers"]:
-            del model["layers"]
-        out["model"] = model
-        out["train"] = _plain(asdict(self.train))
+        """Plain TOML-ready data (tuples become lists; an empty description and layer list dropped)."""
+        out: dict[str, Any] = _plain(msgspec.to_builtins(self))
+        if not self.description:
+            del out["description"]
+        if not self.model.layers:
+            del out["model"]["layers"]
         return out
 
     def with_updates(self, updates: Mapping[str, Any]) -> Config:
@@ -150,8 +222,15 @@ class Config:
         return from_dict(merge(self.to_dict(), dotted_to_nested(updates)))
 
 
-SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
-TOP_LEVEL_KEYS = ("description", "extends", "data", "model", "train")
+_LAYER_KINDS: dict[str, type[LayerConfig]] = {str(c.__struct_config__.tag): c for c in get_args(Layer)}
+
+
+#: The config's top-level fields (``description``) and its sections with their fields, read from the Structs.
+TOP_FIELDS, SECTION_LIST = describe(Config)
+SECTIONS: dict[str, Section] = {s.name: s for s in SECTION_LIST}
+#: Every field by its dotted key (``train.epochs``).
+FIELDS: dict[str, Field] = {f.key: f for f in TOP_FIELDS + tuple(f for s in SECTION_LIST for f in s.fields)}
+TOP_LEVEL_KEYS = ("description", "extends") + tuple(SECTIONS)
 
 
 def _plain(value: Any) -> Any:
@@ -162,206 +241,47 @@ def _plain(value: Any) -> Any:
     return value
 
 
-# -- parsing helpers ------------------------------------------------------------------------
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _float(field_name: str, value: Any, lo: float | None = None, hi: float | None = None,
-           *, lo_open: bool = False, hi_open: bool = False) -> float:
-    if not _is_number(value) or not math.isfinite(float(value)):
-        raise ConfigError(field_name, f"{value!r} is not a number; {_range_text(lo, hi, lo_open, hi_open)}")
-    v = float(value)
-    if (lo is not None and (v < lo or (lo_open and v == lo))) or (
-        hi is not None and (v > hi or (hi_open and v == hi))
-    ):
-        raise ConfigError(field_name, f"{value!r} is out of range; {_range_text(lo, hi, lo_open, hi_open)}")
-    return v
-
-
-def _range_text(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
-    if lo is not None and hi is not None:
-        return f"allowed: {lo} {'<' if lo_open else '<='} value {'<' if hi_open else '<='} {hi}"
-    if lo is not None:
-        return f"allowed: value {'>' if lo_open else '>='} {lo}"
-    return "allowed: any number"
-
-
-def _int(field_name: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ConfigError(field_name, f"{value!r} is not a whole number; {_int_range(lo, hi)}")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ConfigError(field_name, f"{value!r} is out of range; {_int_range(lo, hi)}")
-    return value
-
-
-def _int_range(lo: int | None, hi: int | None) -> str:
-    if lo is not None and hi is not None:
-        return f"allowed: {lo}..{hi}"
-    if lo is not None:
-        return f"allowed: a whole number >= {lo}"
-    return "allowed: a whole number"
-
-
-def _choice(field_name: str, value: Any, choices: tuple[str, ...]) -> str:
-    if isinstance(value, str) and value.lower() in choices:
-        return value.lower()
-    raise choice_error(field_name, value, choices)
-
-
-def _str(field_name: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(field_name, f"{value!r} is not text; write it in quotes")
-    return value
-
-
-def _list(field_name: str, value: Any) -> list[Any]:
-    if isinstance(value, list | tuple):
-        return list(value)
-    raise ConfigError(field_name, f"{value!r} is not a list; write it like [a, b]")
-
-
-def _check_keys(section: str, data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
-    for key in data:
-        if key not in allowed:
-            name = f"{section}.{key}" if section else key
-            raise ConfigError(
-                name,
-                f"unknown key; allowed keys{' in [' + section + ']' if section else ''}: "
-                f"{', '.join(allowed)}{did_you_mean(key, allowed)}",
-            )
-
-
 # -- validation -----------------------------------------------------------------------------
 
 
-def _data_config(d: Mapping[str, Any]) -> DataConfig:
-    allowed = tuple(f.name for f in fields(DataConfig))
-    _check_keys("data", d, allowed)
-    base = DataConfig()
-    features = tuple(_choice("data.features", v, FEATURES) for v in _list("data.features", d.get("features", base.features)))
-    if not features:
-        raise ConfigError("data.features", f"needs at least one input; choose from {', '.join(FEATURES)}")
-    if len(set(features)) != len(features):
-        raise ConfigError("data.features", f"{list(features)!r} lists an input twice")
-    columns = tuple(_str("data.columns", v) for v in _list("data.columns", d.get("columns", base.columns)))
-    if not columns:
-        raise ConfigError("data.columns", "needs at least one feature column name")
-    return DataConfig(
-        dataset=_choice("data.dataset", d.get("dataset", base.dataset), DATASETS),
-        noise=_float("data.noise", d.get("noise", base.noise), 0.0, 0.5),
-        train_ratio=_float("data.train_ratio", d.get("train_ratio", base.train_ratio), 0.1, 0.9),
-        seed=_int("data.seed", d.get("seed", base.seed), 0, 2**31 - 1),
-        features=features,
-        path=_str("data.path", d.get("path", base.path)),
-        columns=columns,
-        label_column=_str("data.label_column", d.get("label_column", base.label_column)),
-        limit=_int("data.limit", d.get("limit", base.limit), 0),
-    )
+def _spread_per_layer(model: Any) -> Any:
+    """A single value of a per-layer field (``activation = "relu"``) means "every hidden layer"."""
+    if not isinstance(model, Mapping) or not isinstance(model.get("hidden", ()), list | tuple):
+        return model
+    n = len(model.get("hidden", FIELDS["model.hidden"].default))
+    out = dict(model)
+    for f in SECTIONS["model"].fields:
+        if "each" in f.extra and not isinstance(out.get(f.name), list | tuple):
+            out[f.name] = [out.get(f.name, f.extra["each"])] * n
+    return out
 
 
-def _per_layer(name: str, value: Any, n: int, convert: Any) -> tuple[Any, ...]:
-    """A scalar means "every hidden layer"; a list must give one value per layer."""
-    if isinstance(value, list | tuple):
-        items = [convert(name, v) for v in value]
-        if len(items) != n:
+def _one_value_per_layer(cfg: Config) -> None:
+    n = len(cfg.model.hidden)
+    for f in SECTIONS["model"].fields:
+        values = getattr(cfg.model, f.name)
+        if "each" in f.extra and len(values) != n:
             raise ConfigError(
-                name, f"has {len(items)} values but model.hidden has {n} layers; give one per layer or a single value"
+                f.key, f"has {len(values)} values but model.hidden has {n} layers; give one per layer or a single value"
             )
-        return tuple(items)
-    return tuple(convert(name, value) for _ in range(n))
 
 
-def _layer_config(index: int, d: Any) -> LayerConfig:
-    name = f"model.layers[{index}]"
-    if not isinstance(d, Mapping):
-        raise ConfigError(name, f"{d!r} is not a table; write it like {{type = \"dense\", units = 8}}")
-    kind = _choice(f"{name}.type", d.get("type"), LAYER_TYPES)
-    required, optional = LAYER_KEYS[kind]
-    _check_keys(name, d, ("type",) + required + optional)
-    for key in required:
-        if key not in d:
-            raise ConfigError(f"{name}.{key}", f"is required for a {kind} layer")
-    kw: dict[str, Any] = {"type": kind}
-    if "units" in d:
-        kw["units"] = _int(f"{name}.units", d["units"], 1)
-    if "filters" in d:
-        kw["filters"] = _int(f"{name}.filters", d["filters"], 1)
-    if "activation" in d:
-        kw["activation"] = _choice(f"{name}.activation", d["activation"], ACTIVATIONS)
-    if "rate" in d:
-        kw["rate"] = _float(f"{name}.rate", d["rate"], 0.0, 1.0, hi_open=True)
-    if "kernel" in d:
-        kw["kernel"] = _int(f"{name}.kernel", d["kernel"], 1)
-    if "stride" in d:
-        kw["stride"] = _int(f"{name}.stride", d["stride"], 1)
-    if "padding" in d:
-        kw["padding"] = _choice(f"{name}.padding", d["padding"], PADDINGS)
-    if "size" in d:
-        kw["size"] = _int(f"{name}.size", d["size"], 1)
-    return LayerConfig(**kw)
-
-
-def _model_config(d: Mapping[str, Any]) -> ModelConfig:
-    allowed = tuple(f.name for f in fields(ModelConfig))
-    _check_keys("model", d, allowed)
-    base = ModelConfig()
-    hidden = tuple(_int("model.hidden", v, 1) for v in _list("model.hidden", d.get("hidden", base.hidden)))
-    n = len(hidden)
-    activation = d.get("activation", "tanh")
-    dropout = d.get("dropout", 0.0)
-    layers = tuple(_layer_config(i, layer) for i, layer in enumerate(_list("model.layers", d.get("layers", []))))
-    return ModelConfig(
-        hidden=hidden,
-        activation=_per_layer("model.activation", activation, n, lambda f, v: _choice(f, v, ACTIVATIONS)),
-        output_activation=_choice(
-            "model.output_activation", d.get("output_activation", base.output_activation), OUTPUT_ACTIVATIONS
-        ),
-        dropout=_per_layer("model.dropout", dropout, n, lambda f, v: _float(f, v, 0.0, 1.0, hi_open=True)),
-        regularization=_choice("model.regularization", d.get("regularization", base.regularization), REGULARIZATIONS),
-        reg_rate=_float("model.reg_rate", d.get("reg_rate", base.reg_rate), 0.0),
-        layers=layers,
-    )
-
-
-def _train_config(d: Mapping[str, Any]) -> TrainConfig:
-    allowed = tuple(f.name for f in fields(TrainConfig))
-    _check_keys("train", d, allowed)
-    base = TrainConfig()
-    return TrainConfig(
-        backend=_choice("train.backend", d.get("backend", base.backend), BACKENDS),
-        device=_choice("train.device", d.get("device", base.device), DEVICES),
-        optimizer=_choice("train.optimizer", d.get("optimizer", base.optimizer), OPTIMIZERS),
-        learning_rate=_float("train.learning_rate", d.get("learning_rate", base.learning_rate), 0.0, 100.0, lo_open=True),
-        loss=_choice("train.loss", d.get("loss", base.loss), LOSSES),
-        batch_size=_int("train.batch_size", d.get("batch_size", base.batch_size), 1, 1_000_000),
-        epochs=_int("train.epochs", d.get("epochs", base.epochs), 1, 1_000_000),
-        patience=_int("train.patience", d.get("patience", base.patience), 0),
-    )
+def _features_once(cfg: Config) -> None:
+    if len(set(cfg.data.features)) != len(cfg.data.features):
+        raise ConfigError("data.features", f"{list(cfg.data.features)!r} lists an input twice")
 
 
 def from_dict(d: Mapping[str, Any]) -> Config:
     """Validate nested plain data into a Config; raises ConfigError naming the field."""
     if not isinstance(d, Mapping):
         raise ConfigError("config", "must be a table of [data], [model] and [train]")
-    _check_keys("", d, TOP_LEVEL_KEYS)
-    sections = {}
-    for name in SECTIONS:
-        value = d.get(name, {})
-        if not isinstance(value, Mapping):
-            raise ConfigError(name, f"must be a table ([{name}]), not {value!r}")
-        sections[name] = value
-    description = d.get("description", "")
-    cfg = Config(
-        description=_str("description", description),
-        data=_data_config(sections["data"]),
-        model=_model_config(sections["model"]),
-        train=_train_config(sections["train"]),
-    )
+    check_keys("", d, TOP_LEVEL_KEYS)
+    data = {k: v for k, v in d.items() if k != "extends"}
+    if "model" in data:
+        data["model"] = _spread_per_layer(data["model"])
+    cfg: Config = decode(data, Config)
+    _one_value_per_layer(cfg)
+    _features_once(cfg)
     check_consistency(cfg)
     return cfg
 
@@ -528,16 +448,14 @@ def parse_set(item: str) -> tuple[str, Any]:
 def check_set_key(key: str, where: str = "--set") -> str:
     """A dotted override key (``train.epochs``) checked against the config's fields."""
     parts = key.split(".")
-    if len(parts) == 1 and parts[0] == "description":
+    if len(parts) == 1 and key in {f.key for f in TOP_FIELDS}:
         return key
     if len(parts) != 2:
         raise ConfigError(where, f"{key!r} must be section.key with section one of {', '.join(SECTIONS)}")
     section, name = parts
     if section not in SECTIONS:
         raise choice_error(where, section, tuple(SECTIONS))
-    allowed = tuple(f.name for f in fields(SECTIONS[section]))
-    if name not in allowed:
-        raise ConfigError(key, f"unknown key; allowed keys in [{section}]: {', '.join(allowed)}{did_you_mean(name, allowed)}")
+    check_keys(section, {name: None}, tuple(f.name for f in SECTIONS[section].fields))
     return key
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tui_trainer.core.config import Config, LayerConfig, resolve_output_activation
+from tui_trainer.core.config import Config, resolve_output_activation
 from tui_trainer.core.errors import ConfigError
 
 
@@ -45,8 +45,8 @@ def _conv_out(n: int, kernel: int, stride: int, padding: str) -> int:
     return (n - kernel) // stride + 1
 
 
-def _shape_after(spec: LayerConfig | LayerSpec, shape: tuple[int, ...], where: str) -> tuple[int, ...]:
-    kind = spec.type if isinstance(spec, LayerConfig) else spec.kind
+def _shape_after(spec: LayerSpec, shape: tuple[int, ...], where: str) -> tuple[int, ...]:
+    kind = spec.kind
     if kind == "dense":
         if len(shape) != 1:
             raise ConfigError(where, f"a dense layer needs flat input but gets shape {shape}; add {{type = \"flatten\"}} first")
@@ -80,11 +80,7 @@ def build_specs(cfg: Config, input_shape: tuple[int, ...], n_outputs: int, task:
     if cfg.model.layers:
         for i, layer in enumerate(cfg.model.layers):
             raw.append((
-                LayerSpec(
-                    kind=layer.type, units=layer.units, activation=layer.activation, rate=layer.rate,
-                    filters=layer.filters, kernel=layer.kernel, stride=layer.stride, padding=layer.padding,
-                    size=layer.size, regularize=reg and layer.type in ("dense", "conv2d"),
-                ),
+                LayerSpec(kind=layer.type, **layer.options(), regularize=reg and layer.type in ("dense", "conv2d")),
                 f"model.layers[{i}]",
             ))
     else:

@@ -65,6 +65,7 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tui_trainer.core.config import FIELDS
     from tui_trainer.faces import arguments
 
     p = _parser("tui-trainer sweep", "Search hyperparameters with Optuna: every trial is a run in the run store.")
@@ -73,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the preset to start from (default circle); its [sweep] table, if any, is used")
     p.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                    help="fix a config field for every trial (repeatable)")
-    p.add_argument("--backend", choices=("tensorflow", "torch"), help="framework to train with")
+    backend = FIELDS["train.backend"]
+    p.add_argument("--backend", choices=backend.choices, help=f"{backend.help} (sets {backend.key})")
     p.add_argument("--epochs", type=int, metavar="N", help="epochs per trial")
     p.add_argument("--param", dest="params", metavar="FIELD=SPEC", action="append", default=[],
                    help="a field to search, e.g. train.learning_rate=log:0.001..0.3 (repeatable)")
@@ -240,9 +242,13 @@ class Supervisor:
         assert proc.stderr is not None
         for raw in proc.stderr:
             line = self.ref.scrub(raw.decode("utf-8", "replace").rstrip("\n"))
-            if line.strip():
-                with self.lock:
-                    self.errors.append(line)
+            if not line.strip():
+                continue
+            with self.lock:
+                # Bad input (a missing data file) stops every worker with the same error: say it once.
+                repeated = "error:" in line and any("error:" in seen for seen in self.errors)
+                self.errors.append(line)
+            if not repeated:
                 _note(line.removeprefix("tui-trainer: "))
 
     # -- output -------------------------------------------------------------------------------
@@ -349,6 +355,7 @@ class Supervisor:
             proc.wait()
         if self.stopped_by:
             self.finish(view)
+            _note(f"to go on with this sweep, run the same command with --study {self.plan.study}")
             return 128 + self.stopped_by[0]
         if bad_input:
             return EXIT_USAGE
@@ -388,7 +395,8 @@ class Supervisor:
             if not self.args.json:
                 _out(f"saved as preset {self.args.save_best} ({path}): tui-trainer --preset {self.args.save_best}")
         if finished < self.plan.trials and not self.stopped_by:
-            _note(f"{finished} of {self.plan.trials} trials finished; run the same command again to go on")
+            _note(f"{finished} of {self.plan.trials} trials finished; to go on, run the same command with "
+                  f"--study {self.plan.study}")
             return EXIT_FAILED
         return EXIT_OK
 
@@ -548,7 +556,10 @@ def print_view(view: Any, ref: Any, *, as_json: bool = False) -> None:
     rows = [header]
     for row in view.trials:
         params = params_text(row.params) + (f"  ({row.note})" if row.note else "")
-        rows.append([str(row.number), row.state, _value_text(row.value), str(row.last_step or "-"),
+        # A running trial shows how far it has got: its last epoch's value, marked with "~".
+        value = _value_text(row.value) if row.value is not None or row.last_value is None else \
+            f"~{_value_text(row.last_value)}"
+        rows.append([str(row.number), row.state, value, str(row.last_step or "-"),
                      _seconds_text(row.seconds), params, row.run_id or "-"])
     widths = [max(len(printable(r[i])) for r in rows) for i in range(len(header))]
     for r in rows:  # the run id before the params: the params (and notes) are the ragged end
