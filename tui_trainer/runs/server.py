@@ -101,6 +101,13 @@ class _Viewer:
         if overflow:
             self.close()
 
+    def flush(self) -> None:
+        """Send what waits now (the run is about to pause or stop: its last epochs go out at once)."""
+        with self._cond:
+            if self._pending:
+                self._urgent = True
+                self._cond.notify()
+
     def _send_loop(self) -> None:
         while True:
             with self._cond:
@@ -211,10 +218,11 @@ class RunServer:
             return
         urgent = True
         if isinstance(event, EpochEnded | EpochProgress):
-            # The first epoch after a quiet spell goes at once (F5 shows it without delay); the
-            # ones right after it ride along with the next write.
+            # The first epoch after a quiet spell goes at once (F5 shows it without delay), and so
+            # does the last one before a pause or a stop (the run is about to wait); the ones in
+            # between ride along with the next write.
             now = time.monotonic()
-            urgent = now - self._epoch_sent >= SEND_INTERVAL
+            urgent = now - self._epoch_sent >= SEND_INTERVAL or self.control.paused or self.control.stopped
             if urgent:
                 self._epoch_sent = now
         self.broadcast(event_line(event).encode(), urgent=urgent)
@@ -236,6 +244,10 @@ class RunServer:
         if cmd in ("pause", "resume", "step", "stop"):
             was = control.paused
             getattr(control, cmd)()
+            with self._lock:
+                viewers = list(self._viewers)
+            for other in viewers:
+                other.flush()
             if control.paused != was and self.on_pause is not None:
                 self.on_pause(control.paused)
             self.broadcast(self._control_line())
