@@ -38,12 +38,16 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from tui_trainer.core import config as cfgmod
 from tui_trainer.core.config import Config
 from tui_trainer.core.errors import ConfigError, UserError
+from tui_trainer.core.hooks import Face
+
+if TYPE_CHECKING:
+    from tui_trainer.core.events import EpochEnded
 
 #: Validation metric → the direction that is better.
 METRICS = {"val_loss": "minimize", "val_acc": "maximize", "val_mae": "minimize"}
@@ -796,13 +800,36 @@ def _stop_current(current: dict[str, Any], study: Any) -> None:
         control.stop()
 
 
+class TrialReporter(Face):
+    """A sweep trial's face: each epoch's metric to the Optuna trial, then its question whether to prune."""
+
+    def __init__(self, trial: Any, metric: str, better: Callable[[float, float], float],
+                 on_prune: Callable[[int], None]) -> None:
+        self.trial = trial
+        self.metric = metric
+        self.better = better
+        self.on_prune = on_prune
+        #: The best value so far after each reported epoch, and the epoch the trial was pruned at (if it was).
+        self.best: list[float] = []
+        self.pruned: list[int] = []
+
+    def on_epoch_ended(self, event: EpochEnded) -> None:
+        value = getattr(event, self.metric)
+        if value is None or not math.isfinite(value):
+            return
+        self.best.append(self.better(self.best[-1], value) if self.best else value)
+        self.trial.report(value, event.epoch)
+        if not self.pruned and self.trial.should_prune():
+            self.pruned.append(event.epoch)
+            self.on_prune(event.epoch)
+
+
 def run_trial(plan: SweepPlan, ref: StorageRef, study: Any, trial: Any, current: dict[str, Any],
               stop: threading.Event) -> float:
     """The trial as a run: its own folder and events; each epoch's metric reported, pruned when hopeless."""
     import optuna
 
     from tui_trainer.core.control import RunControl
-    from tui_trainer.core.events import EpochEnded
     from tui_trainer.engine.session import Session
     from tui_trainer.runs.comparison import STUDY_FILE
     from tui_trainer.runs.export import RunExporter
@@ -837,24 +864,19 @@ def run_trial(plan: SweepPlan, ref: StorageRef, study: Any, trial: Any, current:
     exporter = RunExporter(folder, lambda: session, meta=meta, created=True, on_fault=lambda exc: control.stop())
     exporter.open()
     server = serve_run(exporter, control, lambda: session)
-    best: list[float] = []
-    pruned: list[int] = []
-    better = min if plan.direction == "minimize" else max
+
+    def prune(epoch: int) -> None:
+        exporter.end_state = "pruned"
+        control.stop()
+
+    reporter = TrialReporter(trial, plan.metric, min if plan.direction == "minimize" else max, prune)
+    best, pruned = reporter.best, reporter.pruned
 
     def emit(event: Any) -> None:
         exporter(event)
         if server is not None:
             server(event)
-        if isinstance(event, EpochEnded):
-            value = getattr(event, plan.metric)
-            if value is None or not math.isfinite(value):
-                return
-            best.append(better(best[-1], value) if best else value)
-            trial.report(value, event.epoch)
-            if not pruned and trial.should_prune():
-                pruned.append(event.epoch)
-                exporter.end_state = "pruned"
-                control.stop()
+        reporter(event)
 
     try:
         run = session.run(emit, control)
