@@ -470,6 +470,8 @@ class StorageRef:
             password = _password_from(password_file)
             if password:
                 url = _with_password(url, password)
+            elif scheme.startswith("postgres"):
+                password = os.environ.get("PGPASSWORD", "")  # libpq reads it itself; kept only to be masked
         elif password_file:
             raise ConfigError("--storage-password-file", "the URL already has a password; give it one way only")
         return cls(url=url, password=password, given=given)
@@ -530,7 +532,8 @@ class FlockJournalLock:
     period, polling with a back-off that grows to a second, which also starves one
     of two busy writers.  The kernel drops an ``flock`` the moment its holder dies,
     and a blocked ``flock`` wakes as soon as it is free.  Writers of one journal must
-    agree on the lock: tui-trainer's all use this one (optuna-dashboard only reads).
+    agree on the lock: tui-trainer's all use this one (optuna-dashboard's reads take no
+    lock; a note written from it uses Optuna's own).
     """
 
     def __init__(self, journal: str) -> None:
