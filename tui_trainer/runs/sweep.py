@@ -900,6 +900,9 @@ def run_trial(plan: SweepPlan, ref: StorageRef, study: Any, trial: Any, current:
         if server is not None:
             server.close(drain=0.2)
         exporter.close()
+    if not folder.is_dir():  # a run that ended before its first epoch leaves no folder: the trial names none
+        trial.set_user_attr("run_id", None)
+        trial.set_user_attr("run_dir", None)
     if run.failed is not None:
         trial.set_user_attr("error", run.failed.message)
         if isinstance(run.error, UserError):
