@@ -32,6 +32,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -45,6 +46,8 @@ from tui_trainer.engine import session as engine
 SIZE = (120, 40)
 #: The app must train at this fraction of headless speed or better.
 TARGET = 0.95
+#: Seconds between the pilot's looks for the end of a timed run (its speed is the engine's own time).
+END_POLL = 0.05
 
 
 def circle(backend: str, epochs: int) -> Config:
@@ -70,14 +73,92 @@ async def ready(pilot, app: TrainerApp, backend: str) -> None:
 
 
 def headless(cfg: Config, threads: int | None) -> tuple[float, int]:
+    """The engine alone: nothing recorded, no maps (the reference before the app's worker)."""
     _, result = engine.train(cfg, threads=threads)
     if result.finished is None:
         raise RuntimeError(f"headless run failed: {result.failed}")
     return result.finished.seconds, result.finished.epochs_run
 
 
-async def in_app(cfg: Config, process: bool = True) -> tuple[float, int, int, int, float]:
-    """One run started with F5: the engine's seconds, epochs, plot and map draws, and F5 to the first epoch shown.
+#: What each side of the app/headless comparison does, printed with its numbers.
+RECORDED = ("a fresh worker process (`python -m tui_trainer.runs.worker`) given the app's own job with no viewer: it "
+            "records the run folder (history.jsonl + history.csv every epoch, TensorBoard scalars, state.json, "
+            "best/last weights), draws the map at the app's grid every {interval} s and serves the socket, "
+            "but nothing connects: no stream, no UI")
+WORKER = ("the same job in the app's warm worker: the same recording and maps, every event streamed over the "
+          "socket to the app, which draws it (Textual, headless pilot, same machine)")
+
+
+def headless_recorded(cfg: Config, grid: tuple[int, int]) -> tuple[float, int, float]:
+    """Headless, like for like with the app: a worker process runs the job the app would give it (same
+    recording, same map grid and pace), with no viewer.  The engine's seconds and epochs (summary.json)
+    and the CPU seconds the process spent on the job."""
+    import json
+
+    from tui_trainer.app.controller import WarmWorker
+    from tui_trainer.runs.store import create_run_folder, runs_root
+    from tui_trainer.runs.worker import job_line
+
+    worker = WarmWorker(cfg.train.backend)
+    if not worker.ready.wait(300) or worker.error:
+        raise RuntimeError(f"the worker did not start: {worker.error}")
+    time.sleep(0.3)  # as in the app: F5 comes a moment after the form settles
+    folder = create_run_folder(runs_root(), "circle")
+    job = {**job_line(folder, cfg, "circle", threads=engine_threads(), grid=grid), "wait_viewer": 0}
+    cpu0 = proc_cpu(worker.proc.pid)
+    worker.proc.stdin.write((json.dumps(job) + "\n").encode())
+    worker.proc.stdin.close()
+    reply = json.loads(worker.proc.stdout.readline() or b"{}")
+    if "socket" not in reply:
+        raise RuntimeError(f"the worker refused the job: {reply}")
+    # Its CPU is read when the run is over (summary.json written), as the app's worker's is when
+    # the app sees the end: not the interpreter's teardown after it.
+    cpu1 = None
+    while cpu1 is None and worker.proc.poll() is None:
+        if (folder / "summary.json").exists():
+            cpu1 = proc_cpu(worker.proc.pid)
+        time.sleep(0.005)
+    if worker.proc.wait(timeout=600) != 0 or cpu1 is None:
+        raise RuntimeError(f"the worker failed: {(folder / 'run.log').read_text()[-500:]}")
+    worker.proc.stdout.close()
+    summary = json.loads((folder / "summary.json").read_text())
+    return summary["seconds"], summary["epochs_run"], cpu1 - cpu0
+
+
+def engine_alone(cfg: Config) -> tuple[float, int]:
+    """``engine.train`` in a fresh process (as small a heap as the worker's): nothing recorded, no maps."""
+    import json
+    import subprocess
+
+    code = ("import json, sys; from tui_trainer.engine import session as engine; from tui_trainer.core.config import from_dict; "
+            "cfg = from_dict(json.loads(sys.argv[1])); engine.train(cfg.with_updates({'train.epochs': 3})); "
+            "r = engine.train(cfg)[1].finished; print(json.dumps([r.seconds, r.epochs_run]))")
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(cfg.to_dict())], check=True, capture_output=True,
+                         text=True, env={**os.environ, "TUI_TRAINER_THREADS": str(engine_threads())}).stdout
+    seconds, epochs = json.loads(out.strip().splitlines()[-1])
+    return seconds, epochs
+
+
+class AppRun(NamedTuple):
+    seconds: float  # the engine's own time for the run
+    epochs: int
+    plot_draws: int
+    map_draws: int
+    first: float  # F5 to the first epoch shown
+    grid: tuple[int, int]  # the map grid the app asked the run for
+    worker_cpu: float | None  # CPU seconds the worker process spent on the run (None: the thread design)
+    app_cpu: float  # CPU seconds of the app's own process over the run
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a live process so far (Linux ``/proc``)."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def in_app(cfg: Config, process: bool = True) -> AppRun:
+    """One run started with F5, with what it cost the worker's and the app's processes.
 
     ``process=True`` is the app as shipped (a warm worker process trains);
     ``False`` is the earlier design (a thread in the app's process), for comparison.
@@ -86,16 +167,24 @@ async def in_app(cfg: Config, process: bool = True) -> tuple[float, int, int, in
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app, cfg.train.backend)
         await asyncio.sleep(0.3)  # the form settles, as a person would take a moment before F5
+        pid = app.controller.warm(cfg.train.backend).proc.pid if process else None
+        cpu0 = proc_cpu(pid) if pid else 0.0
+        app0 = time.process_time()
         t0 = time.perf_counter()
         await pilot.press("f5")
         await wait_until(pilot, lambda: app.run_state is not None and app.run_state.last is not None)
         first = time.perf_counter() - t0
-        await wait_until(pilot, lambda: app.run_state is not None and app.run_state.over, timeout=600)
+        # The speed is the engine's own seconds: a coarse poll here keeps the pilot from costing
+        # the app process a wake-up a millisecond that a person's app never has.
+        await wait_until(pilot, lambda: app.run_state is not None and app.run_state.over, timeout=600, poll=END_POLL)
+        worker_cpu = proc_cpu(pid) - cpu0 if pid else None  # the worker lingers while the app watches
+        app_cpu = time.process_time() - app0
         run = app.run_state
         if run.finished is None:
             raise RuntimeError(f"app run failed: {run.failed}")
         await pilot.pause(0.2)
-        return run.finished.seconds, run.finished.epochs_run, app.plot.draws, app.boundary_map.draws, first
+        return AppRun(run.finished.seconds, run.finished.epochs_run, app.plot.draws, app.boundary_map.draws, first,
+                      tuple(app._last_grid), worker_cpu, app_cpu)
 
 
 async def key_latency(cfg: Config, presses: int) -> dict[str, list[float]]:
@@ -250,7 +339,7 @@ async def in_app_view(cfg: Config, network: bool) -> tuple[float, int, int, int]
         view = app.query_one("#network-view")
         draws_before = view.draws
         await pilot.press("f5")
-        await wait_until(pilot, lambda: app.run_state is not None and app.run_state.over, timeout=600)
+        await wait_until(pilot, lambda: app.run_state is not None and app.run_state.over, timeout=600, poll=END_POLL)
         run = app.run_state
         if run.finished is None:
             raise RuntimeError(f"app run failed: {run.failed}")
@@ -302,31 +391,54 @@ def ms(values: list[float]) -> str:
 
 
 def speed_section(cfg: Config, repeats: int) -> bool:
-    """Headless vs the app as shipped (a worker process trains) vs the earlier thread design."""
-    h_rates, a_rates, t_rates, a_first, t_first = [], [], [], [], []
-    draws = maps = 0
+    """The app as shipped (a worker process trains) vs headless doing the same work, in the same run.
+
+    The reference is like for like: the worker's own job parts record a run folder and draw maps at
+    the grid and pace the app asks for; only the viewer (socket stream, UI) is missing.  The engine
+    alone (nothing recorded) and the earlier in-process thread design are printed for comparison.
+    """
+    from tui_trainer.runs.worker import MAP_INTERVAL
+
+    r_rates, h_rates, a_rates, t_rates, a_first, t_first = [], [], [], [], [], []
+    r_cpu, a_cpu, ui_cpu = [], [], []
+    last: AppRun | None = None
     for _ in range(repeats):  # interleaved, so all faces see the same machine
-        seconds, n = headless(cfg, None)
+        last = asyncio.run(in_app(cfg, process=True))
+        a_rates.append(last.epochs / last.seconds)
+        a_first.append(last.first)
+        a_cpu.append(last.worker_cpu / last.epochs)
+        ui_cpu.append(last.app_cpu / last.seconds)
+        seconds, n, cpu = headless_recorded(cfg, last.grid)
+        r_rates.append(n / seconds)
+        r_cpu.append(cpu / n)
+        seconds, n = engine_alone(cfg)
         h_rates.append(n / seconds)
-        seconds, n, draws, maps, first = asyncio.run(in_app(cfg, process=True))
-        a_rates.append(n / seconds)
-        a_first.append(first)
-        seconds, n, _, _, first = asyncio.run(in_app(cfg, process=False))
-        t_rates.append(n / seconds)
-        t_first.append(first)
-    ratio = max(a_rates) / max(h_rates)
-    thread_ratio = max(t_rates) / max(h_rates)
-    paired = sorted(a / h for a, h in zip(a_rates, h_rates, strict=True))
+        thread = asyncio.run(in_app(cfg, process=False))
+        t_rates.append(thread.epochs / thread.seconds)
+        t_first.append(thread.first)
+    assert last is not None
+    grid, draws, maps = last.grid, last.plot_draws, last.map_draws
+    ratio = max(a_rates) / max(r_rates)
+    paired = sorted(a / r for a, r in zip(a_rates, r_rates, strict=True))
     first_ratio = statistics.median(a_first) / statistics.median(t_first)
-    print(f"  headless engine.train : {max(h_rates):8.1f} epochs/s best of {repeats}"
-          f"  (median {statistics.median(h_rates):.1f})")
+    print(f"  headless, recorded    : {max(r_rates):8.1f} epochs/s best of {repeats}"
+          f"  (median {statistics.median(r_rates):.1f})  <- the reference")
+    print(f"      {RECORDED.format(interval=MAP_INTERVAL)}; map grid {grid[0]}x{grid[1]}")
     print(f"  app, worker process   : {max(a_rates):8.1f} epochs/s best of {repeats}"
           f"  (median {statistics.median(a_rates):.1f}; last run drew the plot {draws}x, the map {maps}x)")
-    print(f"  app, thread (before)  : {max(t_rates):8.1f} epochs/s best of {repeats}"
-          f"  (median {statistics.median(t_rates):.1f})")
+    print(f"      {WORKER}")
     print(f"  ratio app/headless    : {ratio:8.2f}   (target >= {TARGET:.2f}) "
           f"{'OK' if ratio >= TARGET else 'BELOW TARGET'}   run by run: {', '.join(f'{r:.2f}' for r in paired)}"
-          f"   (thread design: {thread_ratio:.2f})")
+          f"   (median of run-by-run {statistics.median(paired):.2f})")
+    print(f"  for comparison        : engine.train alone (fresh process, nothing recorded, no maps) {max(h_rates):.1f} epochs/s "
+          f"best (median {statistics.median(h_rates):.1f}): recorded/alone {max(r_rates) / max(h_rates):.2f}, "
+          f"app/alone {max(a_rates) / max(h_rates):.2f}; the earlier in-process thread design "
+          f"{max(t_rates):.1f} epochs/s best (median {statistics.median(t_rates):.1f})")
+    cpu_ratio = statistics.median(r_cpu) / statistics.median(a_cpu)
+    print(f"  worker CPU per epoch  : app {statistics.median(a_cpu) * 1e6:.0f} us, headless "
+          f"{statistics.median(r_cpu) * 1e6:.0f} us (medians; the run's whole process, maps and recording included):"
+          f" headless/app {cpu_ratio:.2f}, a check that holds on a busy machine; the app's own process used "
+          f"{statistics.median(ui_cpu) * 100:.0f}% of a core meanwhile")
     print(f"  F5 -> first epoch shown: worker process median {statistics.median(a_first) * 1000:.0f} ms, "
           f"thread median {statistics.median(t_first) * 1000:.0f} ms, ratio {first_ratio:.2f} "
           f"(target: no slower than the thread, <= 1.0 within noise)")
@@ -357,6 +469,12 @@ def main() -> int:
                         help="speed: app vs headless; keys: F6 latency; network: network view open vs closed; "
                              "startup: first frame and F5 -> first epoch")
     args = parser.parse_args()
+    import tempfile
+
+    # Every run here (the app's and the recorded reference's) goes to a throwaway runs folder,
+    # not the user's own (``tui-trainer runs`` would list hundreds of benchmark runs).
+    runs = tempfile.TemporaryDirectory(prefix="bench-app-runs-")
+    os.environ["TUI_TRAINER_RUNS"] = runs.name
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"tui-trainer app benchmark: circle preset, {args.epochs} epochs, {cores} cores, "
@@ -375,6 +493,7 @@ def main() -> int:
     if "startup" in args.sections:
         ok &= startup_section(args.backends, args.repeats)
     print("\nall targets met" if ok else "\nsome targets missed")
+    runs.cleanup()
     return 0 if ok else 1
 
 

@@ -19,7 +19,8 @@ Measured against the alternatives: a command reaches the engine's
 ``RunControl`` in well under a millisecond; a control file would need polling,
 and a pipe only serves the one process that started the run.  A slow viewer
 never slows training: each has its own send queue and is dropped (it can
-reconnect and replay the log) when that queue passes ``MAX_QUEUE`` lines.
+reconnect and replay the log) when that queue passes ``MAX_QUEUE`` lines.  Epoch lines
+are sent in batches (``SEND_INTERVAL``): the training thread only appends to a list.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ import contextlib
 import hashlib
 import json
 import os
-import queue
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,12 +40,15 @@ from typing import Any
 import numpy as np
 
 from tui_trainer.core.control import RunControl
-from tui_trainer.core.events import Event, to_json_dict
+from tui_trainer.core.events import EpochEnded, EpochProgress, Event, to_json_dict
 from tui_trainer.runs.export import event_line
 
 SOCKET_NAME = "control.sock"
 #: Lines a viewer may fall behind before it is dropped.
 MAX_QUEUE = 20_000
+#: Longest an epoch line waits for the ones after it before it is sent (seconds): a viewer draws
+#: at most ten times a second, and one write per epoch would cost a fast run a thread switch each.
+SEND_INTERVAL = 0.05
 
 
 def socket_path(folder: Path) -> Path:
@@ -58,10 +62,22 @@ def socket_path(folder: Path) -> Path:
 
 
 class _Viewer:
+    """One connected viewer: its own sender thread, fed without waiting by the training thread.
+
+    Lines marked not urgent (epochs, progress) wait up to ``SEND_INTERVAL`` for
+    the lines after them, so a fast run's hundreds of epochs a second go out as
+    about twenty writes; anything urgent (a reply, a pause, a map, the run's
+    end) goes out at once with whatever waited before it.
+    """
+
     def __init__(self, conn: socket.socket, server: RunServer) -> None:
         self.conn = conn
         self.server = server
-        self.queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._pending: list[bytes] = []
+        self._cond = threading.Condition(threading.Lock())
+        self._urgent = False
+        self._since = 0.0  # when the oldest pending line came
+        self._busy = False  # a write is under way
         self.closed = False
         #: The map size this viewer draws (for runs that make maps for their viewers).
         self.grid: tuple[int, int] | None = None
@@ -69,32 +85,42 @@ class _Viewer:
         threading.Thread(target=self._send_loop, name="tui-trainer-viewer-send", daemon=True).start()
         threading.Thread(target=self._read_loop, name="tui-trainer-viewer-read", daemon=True).start()
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes, *, urgent: bool = True) -> None:
         if self.closed:
             return
-        if self.queue.qsize() > MAX_QUEUE:
+        with self._cond:
+            overflow = len(self._pending) > MAX_QUEUE
+            if not overflow:
+                self._pending.append(data)
+                if urgent:
+                    self._urgent = True
+                    self._cond.notify()
+                elif len(self._pending) == 1:
+                    self._since = time.monotonic()
+                    self._cond.notify()
+        if overflow:
             self.close()
-            return
-        self.queue.put(data)
 
     def _send_loop(self) -> None:
-        """Sends whatever has queued up in one call: a fast run's epochs cost one syscall per wake-up."""
-        done = False
-        while not done:
-            chunks = [self.queue.get()]
-            while len(chunks) < 512:
-                try:
-                    chunks.append(self.queue.get_nowait())
-                except queue.Empty:
+        while True:
+            with self._cond:
+                while not self._pending and not self.closed:
+                    self._cond.wait()
+                while not self._urgent and not self.closed:
+                    left = self._since + SEND_INTERVAL - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+                if self.closed:
                     break
-            if None in chunks:
-                chunks = chunks[: chunks.index(None)]
-                done = True
+                chunks, self._pending, self._urgent = self._pending, [], False
+                self._busy = True
             try:
-                if chunks:
-                    self.conn.sendall(b"".join(chunks))
+                self.conn.sendall(b"".join(chunks))
             except OSError:
                 break
+            finally:
+                self._busy = False
         self.close()
 
     def _read_loop(self) -> None:
@@ -112,10 +138,11 @@ class _Viewer:
         self.close()
 
     def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self.queue.put(None)
+        with self._cond:
+            if self.closed:
+                return
+            self.closed = True
+            self._cond.notify()
         with contextlib.suppress(OSError):
             self.conn.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
@@ -123,7 +150,7 @@ class _Viewer:
         self.server.forget(self)
 
     def drained(self) -> bool:
-        return self.closed or self.queue.qsize() == 0
+        return self.closed or (not self._pending and not self._busy)
 
 
 class RunServer:
@@ -144,6 +171,7 @@ class RunServer:
         #: A run that makes maps rarely (headless) gets one this often for its viewers, sent to them only.
         self.map_interval = map_interval
         self._map_thread: threading.Thread | None = None
+        self._epoch_sent = -float("inf")
 
     def start(self) -> RunServer:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -181,13 +209,21 @@ class RunServer:
     def __call__(self, event: Event) -> None:
         if not self._viewers:
             return
-        self.broadcast(event_line(event).encode())
+        urgent = True
+        if isinstance(event, EpochEnded | EpochProgress):
+            # The first epoch after a quiet spell goes at once (F5 shows it without delay); the
+            # ones right after it ride along with the next write.
+            now = time.monotonic()
+            urgent = now - self._epoch_sent >= SEND_INTERVAL
+            if urgent:
+                self._epoch_sent = now
+        self.broadcast(event_line(event).encode(), urgent=urgent)
 
-    def broadcast(self, data: bytes) -> None:
+    def broadcast(self, data: bytes, *, urgent: bool = True) -> None:
         with self._lock:
             viewers = list(self._viewers)
         for viewer in viewers:
-            viewer.send(data)
+            viewer.send(data, urgent=urgent)
 
     def _control_line(self) -> bytes:
         return (json.dumps({"kind": "control", "paused": self.control.paused,
@@ -229,14 +265,12 @@ class RunServer:
 
     def _map_loop(self) -> None:
         """Maps for viewers of a run whose own maps are rare: one per ``map_interval`` while epochs go by."""
-        import time
-
         while self._sock is not None:
             time.sleep(self.map_interval)
             session = self._session_getter()
-            if session is None or session.backend is None or not session.history:
+            if session is None or not session.has_model() or not session.last_epoch():
                 continue
-            epoch = session.history[-1].epoch
+            epoch = session.last_epoch()
             with self._lock:
                 viewers = [v for v in self._viewers if v.grid is not None and v.map_epoch != epoch]
             for viewer in viewers:
@@ -252,18 +286,16 @@ class RunServer:
         reply: dict[str, Any] = {"reply": request.get("id")}
         session = self._session_getter()
         try:
-            if session is None or session.backend is None:
+            if session is None or not session.has_model():
                 raise RuntimeError("the model is not built yet")
             cmd = request["cmd"]
-            if cmd == "boundary":
-                epoch = session.history[-1].epoch if session.history else 0
-                event = session.boundary(int(request["rows"]), int(request["cols"]), epoch)
+            if cmd == "boundary":  # labelled with the epoch the weights belong to
+                event = session.boundary(int(request["rows"]), int(request["cols"]))
                 reply["event"] = None if event is None else to_json_dict(event)
             elif cmd == "snapshot":
-                epoch = session.history[-1].epoch if session.history else 0
                 map_shape = request.get("map")
-                net, event = session.network((int(request["rows"]), int(request["cols"])), epoch,
-                                             tuple(map_shape) if map_shape else None)
+                net, event = session.network((int(request["rows"]), int(request["cols"])),
+                                             map_shape=tuple(map_shape) if map_shape else None)
                 reply["network"] = to_json_dict(net)
                 reply["event"] = None if event is None else to_json_dict(event)
             elif cmd == "predict":
@@ -281,8 +313,6 @@ class RunServer:
     # -- the end --------------------------------------------------------------------------------
     def close(self, *, drain: float = 2.0) -> None:
         """Stop listening; give viewers up to ``drain`` seconds to receive the last events."""
-        import time
-
         sock, self._sock = self._sock, None
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -290,10 +320,10 @@ class RunServer:
             with contextlib.suppress(OSError):
                 self.path.unlink()
         deadline = time.monotonic() + drain
-        while time.monotonic() < deadline:
+        while True:
             with self._lock:
                 viewers = list(self._viewers)
-            if all(v.drained() for v in viewers):
+            if all(v.drained() for v in viewers) or time.monotonic() >= deadline:
                 break
             time.sleep(0.01)
         for viewer in viewers:

@@ -67,12 +67,23 @@ def warm_up(backend: str, session_class: Any) -> None:
         pass
 
 
-def run_job(job: dict[str, Any], out: Any, session_class: Any) -> int:
+#: Seconds between the maps a worker draws for its viewer (the app's ``GRID_INTERVAL``).
+MAP_INTERVAL = 0.25
+
+
+def job_line(folder: Path, config: Any, label: str, *, threads: int | None, grid: tuple[int, int] | None,
+             stepping: bool = False) -> dict[str, Any]:
+    """The job line the app gives a warm worker (``job_parts`` reads it)."""
+    return {"folder": str(folder), "config": config.to_dict(), "preset": label, "threads": threads,
+            "grid": list(grid) if grid else None, "step": stepping}
+
+
+def job_parts(job: dict[str, Any], session_class: Any) -> tuple[Any, Any, Any]:
+    """The session, control and run-folder recorder a job asks for (``bench_app.py`` builds its
+    headless reference from these too, so both sides record and draw maps alike)."""
     from tui_trainer.core.config import from_dict
     from tui_trainer.core.control import RunControl
-    from tui_trainer.core.errors import UserError
     from tui_trainer.runs.export import RunExporter
-    from tui_trainer.runs.server import RunServer
 
     folder = Path(job["folder"])
     config = from_dict(job["config"])
@@ -81,7 +92,7 @@ def run_job(job: dict[str, Any], out: Any, session_class: Any) -> int:
     control = RunControl()
     grid = job.get("grid")
     control.grid_shape = tuple(grid) if grid else None
-    control.grid_interval = float(job.get("grid_interval", 0.25))
+    control.grid_interval = float(job.get("grid_interval", MAP_INTERVAL))
     if job.get("network"):
         control.network_shape = tuple(job["network"])
     if job.get("step"):
@@ -89,6 +100,15 @@ def run_job(job: dict[str, Any], out: Any, session_class: Any) -> int:
     meta = {"preset": job.get("preset") or config.data.dataset, "epochs_total": config.train.epochs,
             "dataset": config.data.dataset, "backend": config.train.backend, "started_by": "app"}
     exporter = RunExporter(folder, lambda: session, meta=meta, created=True)
+    return session, control, exporter
+
+
+def run_job(job: dict[str, Any], out: Any, session_class: Any) -> int:
+    from tui_trainer.core.errors import UserError
+    from tui_trainer.runs.server import RunServer
+
+    folder = Path(job["folder"])
+    session, control, exporter = job_parts(job, session_class)
     try:
         exporter.open()
         server = RunServer(folder, control, lambda: session, on_pause=exporter.set_paused).start()
