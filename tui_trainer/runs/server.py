@@ -268,9 +268,9 @@ class RunServer:
         while self._sock is not None:
             time.sleep(self.map_interval)
             session = self._session_getter()
-            if session is None or session.backend is None or not session.history:
+            if session is None or not session.has_model() or not session.last_epoch():
                 continue
-            epoch = session.history[-1].epoch
+            epoch = session.last_epoch()
             with self._lock:
                 viewers = [v for v in self._viewers if v.grid is not None and v.map_epoch != epoch]
             for viewer in viewers:
@@ -286,18 +286,16 @@ class RunServer:
         reply: dict[str, Any] = {"reply": request.get("id")}
         session = self._session_getter()
         try:
-            if session is None or session.backend is None:
+            if session is None or not session.has_model():
                 raise RuntimeError("the model is not built yet")
             cmd = request["cmd"]
-            if cmd == "boundary":
-                epoch = session.history[-1].epoch if session.history else 0
-                event = session.boundary(int(request["rows"]), int(request["cols"]), epoch)
+            if cmd == "boundary":  # labelled with the epoch the weights belong to
+                event = session.boundary(int(request["rows"]), int(request["cols"]))
                 reply["event"] = None if event is None else to_json_dict(event)
             elif cmd == "snapshot":
-                epoch = session.history[-1].epoch if session.history else 0
                 map_shape = request.get("map")
-                net, event = session.network((int(request["rows"]), int(request["cols"])), epoch,
-                                             tuple(map_shape) if map_shape else None)
+                net, event = session.network((int(request["rows"]), int(request["cols"])),
+                                             map_shape=tuple(map_shape) if map_shape else None)
                 reply["network"] = to_json_dict(net)
                 reply["event"] = None if event is None else to_json_dict(event)
             elif cmd == "predict":
