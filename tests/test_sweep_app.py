@@ -130,13 +130,15 @@ async def _test_trials_fill_in_live(runs_dir: Path) -> None:
     t1, _ = sweep.start(0.1, "[red]x[/]", [0.4, 0.2, 0.1])
     sweep.finish(t1, 0.1)
     t2, running = sweep.start(0.03, "tanh", [0.45, 0.35])
+    t2.report(0.35, step=2)  # as a sweep worker reports each epoch's metric
     app = sweep_app()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_view(pilot)
         await wait_for(pilot, lambda: len(cells(screen)) == 3, what="three trials")
         rows = cells(screen)
         # Newest first; the best (#1, val_loss 0.1) is starred; user text is shown as written.
-        assert [r[:3] for r in rows] == [["2", "running", "-"], ["★1", "complete", "0.1"], ["0", "complete", "0.3"]]
+        assert [r[:3] for r in rows] == [["2", "running", "~0.35"], ["★1", "complete", "0.1"], ["0", "complete", "0.3"]]
+        assert rows[0][-1] == "epoch 2"  # how far the running trial has got
         assert rows[1][4:] == ["[red]x[/]", "0.1", ""]
         assert "circle-[b]sweep[/b] (minimize val_loss) · 3 trials: 1 running, 2 complete" in label(
             screen, "#sweep-title")
@@ -201,7 +203,7 @@ async def _test_two_studies_offer_a_picker(runs_dir: Path) -> None:
     first = Sweep(runs_dir, "first")
     t, _ = first.start(0.01, "relu", [0.5])
     first.finish(t, 0.5)
-    second = Sweep(runs_dir, "second [i]x[/i]", direction="maximize", metric="val_acc")
+    second = Sweep(runs_dir, "second [i]x[/i]\x1b[2J", direction="maximize", metric="val_acc")
     for lr, value in ((0.01, 0.7), (0.05, 0.9)):
         t, _ = second.start(lr, "tanh", [0.5])
         second.finish(t, value)
@@ -211,7 +213,9 @@ async def _test_two_studies_offer_a_picker(runs_dir: Path) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, StudyPicker), what="the study picker")
         options = app.screen.query_one("#study-list", OptionList)
         shown = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        # Markup shown as written; the escape sequence (it would clear a real terminal) removed.
         assert shown[0].startswith("second [i]x[/i]") and "2 trials · maximize val_acc · best 0.9 (#1)" in shown[0]
+        assert "\x1b" not in shown[0]
         assert shown[1].startswith("first") and "1 trials · minimize val_loss · best 0.5 (#0)" in shown[1]
         await pilot.press("enter")
         screen = app.screen
@@ -223,6 +227,11 @@ async def _test_two_studies_offer_a_picker(runs_dir: Path) -> None:
         await pilot.press("down", "enter")
         await wait_for(pilot, lambda: screen.study == "first" and len(cells(screen)) == 1, what="the first study")
         assert cells(screen)[0][:3] == ["★0", "complete", "0.5"]
+        # Away and back before the worker looks again: the emptied table fills again all the same.
+        screen.follow("second [i]x[/i]\x1b[2J")
+        screen.follow("first")
+        assert cells(screen) == []
+        await wait_for(pilot, lambda: len(cells(screen)) == 1, what="the first study again")
 
 
 def test_another_storage_typed_in_the_list(runs_dir: Path, tmp_path: Path) -> None:
@@ -372,6 +381,27 @@ async def _test_dialog_checks(runs_dir: Path) -> None:
         assert await submit() == "jobs: 'many' is not a whole number (1..64)"
         await pilot.press("escape")
         assert isinstance(app.screen, SweepScreen) and app.sweep_launch is None
+
+
+def test_the_dialog_offers_the_metrics_of_the_forms_task(runs_dir: Path) -> None:
+    asyncio.run(_test_dialog_metrics(runs_dir))
+
+
+async def _test_dialog_metrics(runs_dir: Path) -> None:
+    from textual.widgets import Select
+    from textual.widgets._select import InvalidSelectValueError
+
+    app = create_app(presets.load_preset("reg-plane"), preset_name="reg-plane", threads=1, clock=lambda: 0.0,
+                     show_timings=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_view(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "SweepDialog", what="the dialog")
+        metric = app.screen.query_one("#sweep-metric", Select)
+        assert metric.value == "val_loss"
+        metric.value = "val_mae"  # regression: MAE, as ``tui-trainer sweep --metric`` allows
+        with pytest.raises(InvalidSelectValueError):
+            metric.value = "val_acc"
 
 
 @pytest.mark.framework

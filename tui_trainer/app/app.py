@@ -75,6 +75,7 @@ from tui_trainer.core import mapview, presets
 from tui_trainer.core.config import PLAYGROUND_DATASETS, Config, DataConfig
 from tui_trainer.core.control import RunControl
 from tui_trainer.core.errors import UserError
+from tui_trainer.core.events import RunFailed
 from tui_trainer.core.textsafe import printable
 from tui_trainer.data.datasets import Dataset, load_dataset
 from tui_trainer.engine.session import Session
@@ -515,15 +516,14 @@ class TrainerApp(RemoteRuns, CompareMixin, SweepMixin, PlaygroundKeys, NetworkVi
         session's lock makes this wait for an epoch in flight.
         """
         session = run.session
-        if session.backend is None or session.head is None:
+        if not session.has_model():
             return
-        epoch = session.history[-1].epoch if session.history else 0
-        try:
+        try:  # labelled with the epoch the weights belong to
             if run.control.network_shape is not None:  # the network view is open: its maps too, same pass
-                net, event = session.network(shape, epoch, shape)
+                net, event = session.network(shape, map_shape=shape)
                 self.post_message(NetworkReady(run.run_id, net))
             else:
-                event = session.boundary(shape[0], shape[1], epoch)
+                event = session.boundary(shape[0], shape[1])
         except Exception:  # noqa: BLE001 - keep the old map if the model can't be asked
             return
         if event is not None:
@@ -606,14 +606,13 @@ class TrainerApp(RemoteRuns, CompareMixin, SweepMixin, PlaygroundKeys, NetworkVi
                 recorder(event)
 
         try:
-            if run.session.dataset is None:
-                # Not previewed yet: load it here, one load at a time (see DATA_LOCK).  If that
-                # fails, the engine tries again and reports why as RunFailed.
-                with DATA_LOCK:
-                    try:
-                        run.session.dataset = load_dataset(run.config)
-                    except Exception:  # noqa: BLE001 - reported by the engine's own attempt
-                        pass
+            # Not previewed yet: load it here, one load at a time (see DATA_LOCK).  If that
+            # fails, the engine tries again and reports why as RunFailed.
+            with DATA_LOCK:
+                try:
+                    run.session.load_data()
+                except Exception:  # noqa: BLE001 - reported by the engine's own attempt
+                    pass
             run.session.run(emit, run.control)
         finally:
             if recorder is not None:
@@ -630,7 +629,7 @@ class TrainerApp(RemoteRuns, CompareMixin, SweepMixin, PlaygroundKeys, NetworkVi
         run = self._current(message.run_id)
         if run is None:
             return
-        run.started = message.event
+        run.fold(message.event)
         self._loading.discard(run.config.train.backend)
         self._imported.add(run.config.train.backend)
         self.plot.set_history(run.epochs, run.regression)
@@ -668,7 +667,7 @@ class TrainerApp(RemoteRuns, CompareMixin, SweepMixin, PlaygroundKeys, NetworkVi
     def on_class_report_ready(self, message: ClassReportReady) -> None:
         run = self._current(message.run_id)
         if run is not None:
-            run.class_report = message.event
+            run.fold(message.event)
             self._report_dirty = True
 
     def on_run_ended(self, message: RunEnded) -> None:
@@ -678,12 +677,12 @@ class TrainerApp(RemoteRuns, CompareMixin, SweepMixin, PlaygroundKeys, NetworkVi
         if run is None:
             return
         run.ended_at = self.clock()
-        if message.failed is not None:
-            run.failed = message.failed.message
+        end = message.failed if message.failed is not None else message.finished
+        if end is not None:
+            run.fold(end)
+        if message.failed is not None and run.failed is not None:
             self._note = (run.failed, True)
             self.notify(run.failed, title="Run failed", severity="error", timeout=15)
-        else:
-            run.finished = message.finished
         placeholder = "no epochs: the run failed" if run.failed else "no epochs yet: press F5 to train"
         self.plot.set_history(run.epochs, run.regression, placeholder=placeholder)
         self._boundary_dirty = True
@@ -691,7 +690,7 @@ class TrainerApp(RemoteRuns, CompareMixin, SweepMixin, PlaygroundKeys, NetworkVi
         self._sync_controls()
         self._update_model_panel()
         ds = run.session.dataset
-        if run.finished is not None and ds is not None and ds.image_shape is not None and run.session.backend:
+        if run.finished is not None and ds is not None and ds.image_shape is not None and run.session.has_model():
             self._predict_gallery(run)
 
     @work(thread=True, exit_on_error=False, group="predict")
@@ -719,7 +718,7 @@ class TrainerApp(RemoteRuns, CompareMixin, SweepMixin, PlaygroundKeys, NetworkVi
         self.notify(message, title=f"Internal error in {event.worker.name}", severity="error", timeout=15)
         run = self.run_state
         if event.worker.group == "train" and run is not None and not run.over:
-            run.failed = message
+            run.fold(RunFailed(message=message))
             run.ended_at = self.clock()
             self._note = (message, True)
             self._redraw_tick(force=True)
@@ -964,7 +963,7 @@ class TrainerApp(RemoteRuns, CompareMixin, SweepMixin, PlaygroundKeys, NetworkVi
     @on(ModelPanel.PredictRequested)
     def _predict_requested(self, event: ModelPanel.PredictRequested) -> None:
         run = self.run_state
-        if run is None or run.session.backend is None or run.started is None:
+        if run is None or not run.session.has_model() or run.started is None:
             self.model_panel.show_result("no model yet: press F5 to train one first", ok=False)
             return
         ds = run.session.dataset

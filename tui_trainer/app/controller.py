@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +31,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from tui_trainer.app.messages import BoundaryReady, ClassReportReady, Courier, EpochDone, RunBegan, RunEnded
-from tui_trainer.core.events import (
-    BoundaryUpdated,
-    ClassReport,
-    EpochEnded,
-    Event,
-    RunFailed,
-    RunFinished,
-    RunStarted,
-)
+from tui_trainer.core.events import EpochEnded, Event, RunFailed, RunFinished, RunStarted
+from tui_trainer.core.hooks import Face
+from tui_trainer.core.progress import RunProgress
 from tui_trainer.runs.client import RemoteControl, RemoteSession, RunClient, replay
 from tui_trainer.runs.server import socket_path
 from tui_trainer.runs.store import create_run_folder, load_run, runs_root
@@ -152,13 +147,14 @@ def _remove_empty(folder: Path) -> None:
         pass
 
 
-class RemoteFollower:
+class RemoteFollower(Face):
     """Feeds one run's events to the app: the log so far (attach), then the live socket.
 
     Replaying a log of 10,000 epochs sends one ``EpochDone`` with all of them;
     live events go through a ``Courier`` as an in-process run's did.  Events
     that arrive on the socket while the log is read are held and deduplicated
-    by epoch, so nothing is shown twice or lost in between.
+    by epoch, so nothing is shown twice or lost in between.  Its hooks say
+    whether an event goes on to the app (False: already known from the log).
     """
 
     def __init__(self, run: Any, post: Callable[[Message], object]) -> None:
@@ -172,7 +168,8 @@ class RemoteFollower:
         self._lock = threading.Lock()
         self.client: RunClient | None = None
 
-    def on_event(self, event: Event) -> None:
+    def receive(self, event: Event) -> None:
+        """An event from the socket (the client's thread)."""
         with self._lock:
             if self._held is not None:
                 self._held.append(event)
@@ -180,21 +177,31 @@ class RemoteFollower:
         self._deliver(event)
 
     def _deliver(self, event: Event) -> None:
-        session = self.run.session
-        if isinstance(event, EpochEnded):
-            if event.epoch <= self._last_epoch:
-                return
-            self._last_epoch = event.epoch
-            session.note_epoch(event)
-        elif isinstance(event, RunStarted):
-            if session.backend is not None:
-                return  # already known from the log
-            session.started(event.summary, event.task)
-        if isinstance(event, RunFinished | RunFailed):
-            self.ended = True
-        self.courier(event)
+        if self(event):
+            self.courier(event)
         if self.ended:
             self.over.set()
+
+    def on_event(self, event: Event) -> bool:
+        return True
+
+    def on_epoch_ended(self, event: EpochEnded) -> bool:
+        if event.epoch <= self._last_epoch:
+            return False
+        self._last_epoch = event.epoch
+        self.run.session.note_epoch(event)
+        return True
+
+    def on_run_started(self, event: RunStarted) -> bool:
+        session = self.run.session
+        if session.has_model():
+            return False  # already known from the log
+        session.started(event.summary, event.task)
+        return True
+
+    def on_run_end(self, event: RunFinished | RunFailed) -> bool:
+        self.ended = True
+        return True
 
     def on_close(self) -> None:
         self.over.set()
@@ -204,11 +211,11 @@ class RemoteFollower:
         if live:
             self._held = []
             try:
-                client = RunClient(socket_path(folder), self.on_event, on_control=self.run.control.update,
+                client = RunClient(socket_path(folder), self.receive, on_control=self.run.control.update,
                                    on_close=self.on_close)
                 self.client = client
                 self.run.control.connect(client)
-                self.run.session.client = client
+                self.run.session.connect(client)
             except OSError:
                 self._held = None
                 live = False
@@ -224,24 +231,12 @@ class RemoteFollower:
                                             f"(after {self._last_epoch} epochs)"))
 
     def _replay(self, folder: Path) -> None:
-        epochs: list[EpochEnded] = []
-        boundary: BoundaryUpdated | None = None
-        report: ClassReport | None = None
-        end: RunFinished | RunFailed | None = None
-        started: RunStarted | None = None
+        log = ReplayedRun()
         for event, _ in replay(folder):
-            if isinstance(event, EpochEnded):
-                epochs.append(event)
-            elif isinstance(event, BoundaryUpdated):
-                boundary = event
-            elif isinstance(event, ClassReport):
-                report = event
-            elif isinstance(event, RunStarted):
-                started = event
-            elif isinstance(event, RunFinished | RunFailed):
-                end = event
+            log(event)
         run_id = self.run.run_id
         session = self.run.session
+        started, epochs = log.started, log.epochs
         if started is not None:
             session.started(started.summary, started.task)
             self.post(RunBegan(run_id, started))
@@ -249,14 +244,25 @@ class RemoteFollower:
             self._last_epoch = epochs[-1].epoch
             session.note_epoch(epochs[-1])
             self.post(EpochDone(run_id, tuple(epochs)))
-        if boundary is not None:
-            self.post(BoundaryReady(run_id, boundary))
-        if report is not None:
-            self.post(ClassReportReady(run_id, report))
-        if end is not None:
+        if log.boundary is not None:
+            self.post(BoundaryReady(run_id, log.boundary))
+        if log.class_report is not None:
+            self.post(ClassReportReady(run_id, log.class_report))
+        if log.over:
             self.ended = True
-            self.post(RunEnded(run_id, finished=end) if isinstance(end, RunFinished) else RunEnded(run_id, failed=end))
+            self.post(RunEnded(run_id, finished=log.finished, failed=log.failed if log.finished is None else None))
             self.over.set()
+
+
+@dataclass
+class ReplayedRun(RunProgress):
+    """A run's log read back: the reducer's view of it plus every epoch (sent to the app in one message)."""
+
+    epochs: list[EpochEnded] = field(default_factory=list)
+
+    def on_epoch_ended(self, event: EpochEnded) -> bool:
+        self.epochs.append(event)
+        return super().on_epoch_ended(event)
 
 
 def new_remote_parts(config: Any, dataset: Any) -> tuple[RemoteControl, RemoteSession]:

@@ -96,8 +96,8 @@ class FormCheck:
 
 
 def _set(d: dict[str, Any], key: str, value: Any) -> None:
-    section, _, name = key.partition(".")
-    d.setdefault(section, {})[name] = value
+    section, _, name = key.rpartition(".")
+    (d.setdefault(section, {}) if section else d)[name] = value
 
 
 def check_form(raw: dict[str, Any]) -> FormCheck:
@@ -111,7 +111,7 @@ def check_form(raw: dict[str, Any]) -> FormCheck:
     check = FormCheck(config=None)
     for key in FORM_FIELDS:
         f = FIELDS[key]
-        section = data.get(f.section, {})
+        section = data.setdefault(f.section, {}) if f.section else data
         if f.name not in section:
             continue
         value = section[f.name]

@@ -25,6 +25,7 @@ from tui_trainer.core.events import (
     RunFinished,
     RunStarted,
 )
+from tui_trainer.core.hooks import Face
 from tui_trainer.data.datasets import Dataset
 
 
@@ -114,7 +115,7 @@ class GalleryPredicted(Message):
 COALESCE = 0.05
 
 
-class Courier:
+class Courier(Face):
     """Carries one run's events from the training thread to the app as messages.
 
     Each message costs the UI thread a dispatch, and the UI thread shares the
@@ -132,16 +133,17 @@ class Courier:
         self._clock = clock
         self._epochs: list[EpochEnded] = []
         self._last = -float("inf")
+        self._messages = _Messages(run_id)
 
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, EpochEnded):
-            self._epochs.append(event)
-            now = self._clock()
-            if now - self._last >= COALESCE or self._paused():
-                self._flush(now)
-            return
+    def on_epoch_ended(self, event: EpochEnded) -> None:
+        self._epochs.append(event)
+        now = self._clock()
+        if now - self._last >= COALESCE or self._paused():
+            self._flush(now)
+
+    def on_event(self, event: Event) -> None:
         self._flush(self._clock())
-        self._post(message_for(self.run_id, event))
+        self._post(self._messages(event))
 
     def _flush(self, now: float) -> None:
         if self._epochs:
@@ -150,22 +152,38 @@ class Courier:
             self._last = now
 
 
+class _Messages(Face):
+    """The UI message for each engine event (the hooks return it)."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+
+    def on_epoch_ended(self, event: EpochEnded) -> Message:
+        return EpochDone(self.run_id, (event,))
+
+    def on_progress(self, event: EpochProgress) -> Message:
+        return EpochProgressed(self.run_id, event)
+
+    def on_boundary(self, event: BoundaryUpdated) -> Message:
+        return BoundaryReady(self.run_id, event)
+
+    def on_network(self, event: NetworkUpdated) -> Message:
+        return NetworkReady(self.run_id, event)
+
+    def on_run_started(self, event: RunStarted) -> Message:
+        return RunBegan(self.run_id, event)
+
+    def on_class_report(self, event: ClassReport) -> Message:
+        return ClassReportReady(self.run_id, event)
+
+    def on_run_finished(self, event: RunFinished) -> Message:
+        return RunEnded(self.run_id, finished=event)
+
+    def on_run_failed(self, event: RunFailed) -> Message:
+        return RunEnded(self.run_id, failed=event)
+
+
 def message_for(run_id: int, event: Event) -> Message:
-    """The UI message for one engine event."""
-    if isinstance(event, EpochEnded):
-        return EpochDone(run_id, (event,))
-    if isinstance(event, EpochProgress):
-        return EpochProgressed(run_id, event)
-    if isinstance(event, BoundaryUpdated):
-        return BoundaryReady(run_id, event)
-    if isinstance(event, NetworkUpdated):
-        return NetworkReady(run_id, event)
-    if isinstance(event, RunStarted):
-        return RunBegan(run_id, event)
-    if isinstance(event, ClassReport):
-        return ClassReportReady(run_id, event)
-    if isinstance(event, RunFinished):
-        return RunEnded(run_id, finished=event)
-    if isinstance(event, RunFailed):
-        return RunEnded(run_id, failed=event)
-    raise TypeError(f"unknown engine event {event!r}")
+    """The UI message for one engine event (``TypeError`` for an unknown one)."""
+    message: Message = _Messages(run_id)(event)
+    return message

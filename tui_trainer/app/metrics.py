@@ -12,7 +12,8 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
 from tui_trainer.app.safe import literal
-from tui_trainer.app.state import BACKEND_NAMES, RunState, fmt_duration, fmt_epoch_time, fmt_float
+from tui_trainer.app.state import BACKEND_NAMES, RunState, fmt_epoch_time, fmt_float
+from tui_trainer.core.durations import fmt_duration
 from tui_trainer.core.events import EpochEnded, EpochProgress
 
 #: Epochs in the table (plus the best one when it is older); the full history is in the plot.

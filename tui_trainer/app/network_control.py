@@ -65,7 +65,7 @@ class NetworkViewMixin:
         if run is None:
             return
         run.control.network_shape = tuple(self._last_grid) if self.network_wanted() else None
-        if self.network_wanted() and run.session.backend is not None and (run.over or run.control.paused):
+        if self.network_wanted() and run.session.has_model() and (run.over or run.control.paused):
             stale = run.network is None or run.network.epoch != (run.last.epoch if run.last else 0)
             if stale or (run.network.layers and run.network.layers[0].grids is not None
                          and run.network.layers[0].grids.shape[1:] != tuple(self._last_grid)):

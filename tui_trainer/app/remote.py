@@ -17,7 +17,6 @@ from tui_trainer.app.controller import QuitScreen, RemoteFollower, RunController
 from tui_trainer.app.messages import BackendLoaded
 from tui_trainer.app.state import RunState
 from tui_trainer.core.events import RunFailed
-from tui_trainer.data.datasets import load_dataset
 from tui_trainer.runs.client import RemoteControl, RemoteSession
 from tui_trainer.runs.store import load_run
 
@@ -53,17 +52,16 @@ class RemoteRuns:
         follower = RemoteFollower(run, self.post_message)
         self._follower = follower
         try:
-            if run.session.dataset is None:
-                with DATA_LOCK:
-                    try:  # the run's process loads its own; this copy draws the points
-                        run.session.dataset = load_dataset(run.config)
-                    except Exception:  # noqa: BLE001 - the run reports a bad data file itself
-                        pass
+            with DATA_LOCK:
+                try:  # the run's process loads its own; this copy draws the points
+                    run.session.load_data()
+                except Exception:  # noqa: BLE001 - the run reports a bad data file itself
+                    pass
             folder, client = self.controller.launch(
                 run.config, self.preset_name, threads=self.threads, grid=run.control.grid_shape,
-                stepping=False, on_event=follower.on_event, control=run.control, on_close=follower.on_close)
+                stepping=False, on_event=follower.receive, control=run.control, on_close=follower.on_close)
             follower.client = client
-            run.session.client = client
+            run.session.connect(client)
             self.run_folder = folder
             wait_for_end(follower, run)
         except Exception as exc:  # noqa: BLE001 - shown as the run's failure

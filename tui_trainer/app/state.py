@@ -17,16 +17,18 @@ import numpy as np
 
 from tui_trainer.core.config import Config
 from tui_trainer.core.control import RunControl
+from tui_trainer.core.durations import fmt_duration
 from tui_trainer.core.events import (
     BoundaryUpdated,
     ClassReport,
     EpochEnded,
     EpochProgress,
+    Event,
     NetworkUpdated,
     RunFinished,
     RunStarted,
 )
-from tui_trainer.core.progress import is_better
+from tui_trainer.core.progress import RunProgress
 from tui_trainer.engine.session import Session
 
 #: Most epochs a run's state keeps (a week-long run must not grow the viewer); see ``RunState.add_epoch``.
@@ -41,22 +43,26 @@ BACKEND_NAMES = {"tensorflow": "TensorFlow", "torch": "PyTorch"}
 
 @dataclass
 class RunState:
-    """One run: its control, its session and everything it has reported so far."""
+    """One run: its control, its session and everything it has reported so far.
+
+    What the run is (started, last and best epoch, how it ended, the class
+    report) is the one reducer every face uses, ``RunProgress``, in ``known``:
+    events reach it through ``fold`` and ``add_epoch``.  ``epochs`` is this
+    viewer's own bounded, thinned copy of the history, for the curves and the
+    table; ``boundary`` is the map on show (maps the app asks for at a new
+    size come on top of the run's own).
+    """
 
     run_id: int
     config: Config
     control: RunControl
     session: Session
     started_at: float
-    started: RunStarted | None = None
+    known: RunProgress = field(default_factory=RunProgress)
     epochs: list[EpochEnded] = field(default_factory=list)
-    best: EpochEnded | None = None
-    finished: RunFinished | None = None
-    failed: str | None = None
     ended_at: float | None = None
     boundary: BoundaryUpdated | None = None
     network: NetworkUpdated | None = None
-    class_report: ClassReport | None = None
     #: The current epoch's progress while a long epoch runs; cleared when an epoch ends.
     progress: EpochProgress | None = None
     #: Set by the training thread as its very last act, so quitting can wait for it.
@@ -65,9 +71,34 @@ class RunState:
     paused_total: float = 0.0
     paused_since: float | None = None
 
+    def fold(self, event: Event) -> None:
+        """One event into the run's reducer; epochs come through ``add_epoch``, which keeps the curves too."""
+        self.known(event)
+
+    @property
+    def started(self) -> RunStarted | None:
+        return self.known.started
+
+    @property
+    def best(self) -> EpochEnded | None:
+        return self.known.best
+
+    @property
+    def finished(self) -> RunFinished | None:
+        return self.known.finished
+
+    @property
+    def failed(self) -> str | None:
+        """Why the run failed (None: it did not)."""
+        return self.known.failed.message if self.known.failed is not None else None
+
+    @property
+    def class_report(self) -> ClassReport | None:
+        return self.known.class_report
+
     @property
     def over(self) -> bool:
-        return self.finished is not None or self.failed is not None
+        return self.known.over
 
     @property
     def task(self) -> str:
@@ -83,14 +114,13 @@ class RunState:
 
     @property
     def last(self) -> EpochEnded | None:
-        return self.epochs[-1] if self.epochs else None
+        return self.known.last
 
     def add_epoch(self, event: EpochEnded) -> None:
+        self.known(event)  # the last and the best epoch: the one rule, shared with every face
         self.epochs.append(event)
         if self.progress is not None and self.progress.epoch <= event.epoch:
             self.progress = None
-        if is_better(event, self.best):  # the one rule for "best", shared with the engine's faces
-            self.best = event
         if len(self.epochs) > MAX_EPOCHS:
             # Bounded memory however long the run: the newest epochs stay whole, older ones are
             # thinned (again each time, so the oldest are the sparsest); the curves plot by epoch number.
@@ -183,18 +213,6 @@ def thin(n: int, limit: int = MAX_PLOT_POINTS) -> np.ndarray:
     if n <= limit:
         return np.arange(n)
     return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "–"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def fmt_epoch_time(seconds: float) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -55,6 +55,8 @@ class TrialRow:
     seconds: float | None
     run_dir: str = ""
     note: str = ""
+    #: The value is the last epoch's of a trial still running (shown ``~0.0123``).
+    so_far: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,18 @@ def without_password(storage: str) -> tuple[str, str]:
     return bare, unquote(password)
 
 
+#: Seconds the view waits for a database server before saying it can't be reached (the app's quit
+#: waits for the view's thread, so an unreachable host must not hold it for the system's TCP timeout).
+CONNECT_TIMEOUT = 5
+
+
+def bounded(ref: StorageRef) -> StorageRef:
+    """A PostgreSQL storage with a connect timeout (unless the URL names one)."""
+    if not ref.url.startswith("postgresql") or "connect_timeout=" in ref.url:
+        return ref
+    return replace(ref, url=ref.url + ("&" if "?" in ref.url else "?") + f"connect_timeout={CONNECT_TIMEOUT}")
+
+
 def study_info(view: Any) -> StudyInfo:
     """The study's name, metric, direction and best trial, from ``read_sweep``'s view of it."""
     best = view.best
@@ -135,15 +149,21 @@ def study_info(view: Any) -> StudyInfo:
 
 
 def trial_row(row: Any, now: float) -> TrialRow:
-    """``read_sweep``'s row as the table shows it; a running trial's seconds in whole seconds up to ``now``."""
+    """``read_sweep``'s row as the table shows it: a running trial's value so far (its last epoch's, as
+    ``sweep show`` prints it) and its seconds in whole seconds up to ``now``."""
     seconds = row.seconds
     if row.state == "RUNNING" and row.started is not None:
         seconds = float(round(max(0.0, now - row.started)))
     elif seconds is not None:
         seconds = round(seconds, 1)
-    return TrialRow(number=row.number, state=STATE_NAMES.get(row.state, row.state.lower()), value=row.value,
+    running = row.state == "RUNNING"
+    note = row.note
+    if running and row.last_step is not None:
+        note = f"epoch {row.last_step}" + (f"; {note}" if note else "")
+    return TrialRow(number=row.number, state=STATE_NAMES.get(row.state, row.state.lower()),
+                    value=row.last_value if running else row.value,
                     params=tuple((k, show_param(v)) for k, v in sorted(row.params.items())), seconds=seconds,
-                    run_dir=str(row.run_dir or ""), note=row.note)
+                    run_dir=str(row.run_dir or ""), note=note, so_far=running)
 
 
 def thin(xs: list[float], ys: list[float], most: int = MAX_POINTS) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -174,8 +194,12 @@ class SweepReader:
             ref = resolve(self.storage_url, self.runs_dir)
             if ref.journal is not None and not ref.journal.is_file():
                 raise FileNotFoundError(2, "no sweeps in this storage yet", str(ref.journal))
-            self._storage = open_storage(ref)
+            self._storage = open_storage(bounded(ref))
         return self._storage
+
+    def forget(self) -> None:
+        """Send every row and curve again at the next poll (the view started its table afresh)."""
+        self._study = None
 
     def studies(self) -> list[StudyInfo]:
         """Every study in the storage, newest first."""

@@ -90,7 +90,7 @@ def param_headers(names: list[str]) -> dict[str, str]:
 class SweepPolled(Message):
     """What changed in the followed study since the last poll."""
 
-    storage: str
+    generation: int
     poll: Poll
 
 
@@ -98,7 +98,7 @@ class SweepPolled(Message):
 class StudiesListed(Message):
     """The storage's studies, newest first."""
 
-    storage: str
+    generation: int
     studies: tuple[StudyInfo, ...]
 
 
@@ -106,7 +106,7 @@ class StudiesListed(Message):
 class SweepProblem(Message):
     """Why the study can't be shown right now (no storage yet, no such study yet, an error)."""
 
-    storage: str
+    generation: int
     text: str
 
 
@@ -222,6 +222,9 @@ class SweepScreen(Screen[Path | None]):
         self._best: int | None = None
         self._picker_offered = False
         self._stop = threading.Event()
+        #: Counts switches of study or storage; the worker starts afresh on a new one, and the
+        #: messages it posted for an older one are dropped.
+        self.generation = 0
         #: Messages folded in and charts drawn (tests read them).
         self.polls = 0
         self.draws = 0
@@ -256,35 +259,39 @@ class SweepScreen(Screen[Path | None]):
         worker = get_current_worker()
         reader: SweepReader | None = None
         listed = -math.inf
+        seen = -1
         while not worker.is_cancelled and not self._stop.is_set():
             began = time.monotonic()
-            storage, study = self.storage, self.study
+            generation, storage, study = self.generation, self.storage, self.study
             if reader is None or reader.storage_url != storage:
                 reader = SweepReader(storage)
+            elif generation != seen:
+                reader.forget()  # the view emptied its table: every row again
+            seen = generation
             try:
                 if study is None or began - listed >= LIST_SECONDS:
-                    self.post_message(StudiesListed(storage, tuple(reader.studies())))
+                    self.post_message(StudiesListed(generation, tuple(reader.studies())))
                     listed = began
                 if study is not None:
                     found = reader.poll(study)
                     if found.changed or found.curves or found.dropped_curves or found.study != self.info:
-                        self.post_message(SweepPolled(storage, found))
+                        self.post_message(SweepPolled(generation, found))
             except FileNotFoundError as exc:
                 reader = None  # the sweep that creates it may be starting: look again next time
-                self.post_message(SweepProblem(storage, f"no sweeps in {exc.filename or storage} yet · "
+                self.post_message(SweepProblem(generation, f"no sweeps in {exc.filename or storage} yet · "
                                                         "n starts one from the form"))
             except StudyMissing:
-                self.post_message(SweepProblem(storage, f"waiting for sweep {study} to appear in the storage…"))
+                self.post_message(SweepProblem(generation, f"waiting for sweep {study} to appear in the storage…"))
             except Exception as exc:  # noqa: BLE001 - a storage that fails is said, and tried again
                 reader = None
                 shown = masked(storage, f"can't read the storage: {exc}")
-                self.post_message(SweepProblem(storage, shown))
+                self.post_message(SweepProblem(generation, shown))
             self._stop.wait(max(0.0, self.poll - (time.monotonic() - began)))
 
     # -- folding in what the worker found --------------------------------------------------------------
     def on_sweep_polled(self, message: SweepPolled) -> None:
         poll = message.poll
-        if poll.study.name != self.study or message.storage != self.storage:
+        if message.generation != self.generation:
             return  # a poll of the study shown before a switch
         self.polls += 1
         self.problem = None
@@ -330,7 +337,7 @@ class SweepScreen(Screen[Path | None]):
         self.show_status("")
 
     def on_studies_listed(self, message: StudiesListed) -> None:
-        if message.storage != self.storage:
+        if message.generation != self.generation:
             return
         self.studies = message.studies
         if self.study is not None or not message.studies:
@@ -345,7 +352,7 @@ class SweepScreen(Screen[Path | None]):
             self.action_pick_study()
 
     def on_sweep_problem(self, message: SweepProblem) -> None:
-        if message.storage != self.storage:
+        if message.generation != self.generation:
             return
         if not self._launch_failed():
             self.problem = message.text
@@ -376,7 +383,7 @@ class SweepScreen(Screen[Path | None]):
         params = dict(row.params)
         cells = [Text(f"★{row.number}" if best else str(row.number), style=style),
                  Text(row.state, style=style or STATE_STYLES.get(row.state, "")),
-                 Text(number_text(row.value), style=style),
+                 Text(("~" if row.so_far and row.value is not None else "") + number_text(row.value), style=style),
                  Text(seconds_text(row.seconds, whole=row.state == "running"), style=style)]
         cells += [literal(params.get(name, "-"), style=style) for name in self.params]
         cells.append(literal(row.note, style="dim" if not best else style))
@@ -486,6 +493,7 @@ class SweepScreen(Screen[Path | None]):
         self._reset(study)
 
     def _reset(self, study: str | None) -> None:
+        self.generation += 1
         self.study = study
         self.info = None
         self.rows.clear()

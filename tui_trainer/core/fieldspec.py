@@ -269,8 +269,29 @@ def explain(exc: msgspec.ValidationError, data: Any, t: mi.Type) -> ConfigError:
     return problem(name, value, t, extra) or ConfigError(name or "config", text.partition(" - at ")[0])
 
 
+def _finite(value: Any) -> bool:
+    """No NaN or infinity anywhere in plain data (msgspec lets them through a field with no upper bound)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, Mapping):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_finite(v) for v in value)
+    return True
+
+
 def decode(data: Mapping[str, Any], cls: type[Any]) -> Any:
-    """Plain data (TOML, ``--set``, the form) as a ``cls`` Struct, or the ConfigError a user reads."""
+    """Plain data (TOML, ``--set``, the form) as a ``cls`` Struct, or the ConfigError a user reads.
+
+    Data that is already tidy (the usual case: a saved config, a run's config)
+    goes straight to msgspec; anything else is tidied first and, if still
+    wrong, explained.
+    """
+    if _finite(data):
+        try:
+            return msgspec.convert(data, cls)
+        except msgspec.ValidationError:
+            pass
     t = type_of(cls)
     tidied = tidy(data, t)
     try:

@@ -1,10 +1,13 @@
 """The one reducer from a run's event stream to what is known about the run so far.
 
-Faces that need "epochs done, best epoch, last epoch, how it ended" fold the
-events through ``RunProgress.apply`` instead of keeping their own copy of the
-rule (the best epoch is the one with the strictly lowest finite validation
-loss, as in the engine).  It keeps no history, so it costs the same after ten
-epochs or ten million.
+Every face that needs "epochs done, the best epoch, the last epoch, how it
+ended" folds the events through a ``RunProgress`` instead of keeping its own
+copy of the rule: the engine (for ``RunFinished``'s best epoch), the headless
+summary, the run-folder writer (``state.json``, which ``tui-trainer runs``
+lists), the app's run state and the app's replay of a run's log.  The best
+epoch is the one with the strictly lowest finite validation loss whose
+training loss is finite too (the epoch where a run diverges is never its best).
+It keeps no history, so it costs the same after ten epochs or ten million.
 """
 
 from __future__ import annotations
@@ -17,22 +20,27 @@ from tui_trainer.core.events import (
     ClassReport,
     EpochEnded,
     Event,
+    NetworkUpdated,
     RunFailed,
     RunFinished,
     RunStarted,
 )
+from tui_trainer.core.hooks import Face
 
 
 def is_better(candidate: EpochEnded, best: EpochEnded | None) -> bool:
-    return math.isfinite(candidate.val_loss) and (best is None or candidate.val_loss < best.val_loss)
+    """The one rule for "best epoch": a finite epoch with a strictly lower validation loss."""
+    return (math.isfinite(candidate.val_loss) and math.isfinite(candidate.loss)
+            and (best is None or candidate.val_loss < best.val_loss))
 
 
 @dataclass
-class RunProgress:
+class RunProgress(Face):
     started: RunStarted | None = None
     last: EpochEnded | None = None
     best: EpochEnded | None = None
     boundary: BoundaryUpdated | None = None
+    network: NetworkUpdated | None = None
     class_report: ClassReport | None = None
     finished: RunFinished | None = None
     failed: RunFailed | None = None
@@ -47,19 +55,30 @@ class RunProgress:
 
     def apply(self, event: Event) -> bool:
         """Fold one event in; True when it made a new best epoch."""
-        if isinstance(event, EpochEnded):
-            self.last = event
-            if is_better(event, self.best):
-                self.best = event
-                return True
-        elif isinstance(event, RunStarted):
-            self.started = event
-        elif isinstance(event, BoundaryUpdated):
-            self.boundary = event
-        elif isinstance(event, ClassReport):
-            self.class_report = event
-        elif isinstance(event, RunFinished):
-            self.finished = event
-        elif isinstance(event, RunFailed):
-            self.failed = event
+        return bool(self(event))
+
+    # -- the hooks ------------------------------------------------------------------------------
+    def on_epoch_ended(self, event: EpochEnded) -> bool:
+        self.last = event
+        if is_better(event, self.best):
+            self.best = event
+            return True
         return False
+
+    def on_run_started(self, event: RunStarted) -> None:
+        self.started = event
+
+    def on_boundary(self, event: BoundaryUpdated) -> None:
+        self.boundary = event
+
+    def on_network(self, event: NetworkUpdated) -> None:
+        self.network = event
+
+    def on_class_report(self, event: ClassReport) -> None:
+        self.class_report = event
+
+    def on_run_finished(self, event: RunFinished) -> None:
+        self.finished = event
+
+    def on_run_failed(self, event: RunFailed) -> None:
+        self.failed = event

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +26,6 @@ from tui_trainer.core.epoch_progress import EpochProgressReporter
 from tui_trainer.core.errors import UserError
 from tui_trainer.core.events import (
     BoundaryUpdated,
-    ClassReport,
     EpochEnded,
     Event,
     ModelSummary,
@@ -37,6 +36,7 @@ from tui_trainer.core.events import (
 )
 from tui_trainer.core.layers import LayerSpec, build_specs, count_params
 from tui_trainer.data.datasets import Dataset, expand_features, grid_points, load_dataset
+from tui_trainer.engine.callbacks import Callback, LoopState, default_callbacks, first_stop
 from tui_trainer.engine.network import snapshot
 
 Emit = Callable[[Event], None]
@@ -57,7 +57,8 @@ class Session:
     it waits for the current epoch to end rather than racing the weights.
     """
 
-    def __init__(self, config: Config, dataset: Dataset | None = None, *, threads: int | None = None) -> None:
+    def __init__(self, config: Config, dataset: Dataset | None = None, *, threads: int | None = None,
+                 callbacks: Sequence[Callback] = ()) -> None:
         self.config = config
         self.dataset = dataset
         self.threads = threads
@@ -69,14 +70,14 @@ class Session:
         #: False keeps only the last epoch in ``history``: a recorded run has its history on disk,
         #: and a week-long run must not grow its process by every epoch it ran.
         self.keep_history = True
+        #: Loop rules beyond the built-in ones (``callbacks.default_callbacks``), called after them.
+        self.callbacks = list(callbacks)
         self._lock = threading.RLock()
 
     # -- setup -----------------------------------------------------------------------------
     def prepare(self) -> RunStarted:
         cfg = self.config
-        if self.dataset is None:
-            self.dataset = load_dataset(cfg)
-        ds = self.dataset
+        ds = self.load_data()
         check_consistency(cfg, ds.task)
         self.head = Head(
             task=ds.task,
@@ -106,6 +107,22 @@ class Session:
             class_names=ds.class_names, notes=ds.notes,
         )
 
+    # -- what a face may ask ------------------------------------------------------------------
+    def load_data(self) -> Dataset:
+        """The run's data, loaded from the config the first time (a face may load it early, to draw it)."""
+        if self.dataset is None:
+            self.dataset = load_dataset(self.config)
+        return self.dataset
+
+    def has_model(self) -> bool:
+        """Whether the model is built, so maps and predictions can be asked for."""
+        return self.backend is not None and self.head is not None
+
+    def last_epoch(self) -> int:
+        """The epoch the current weights belong to (0 before the first)."""
+        history = self.history
+        return history[-1].epoch if history else 0
+
     # -- predictions -----------------------------------------------------------------------
     def predict_raw(self, x: np.ndarray) -> np.ndarray:
         with self._lock:
@@ -120,20 +137,24 @@ class Session:
         raw = self.predict_raw(expand_features(np.asarray(points, np.float64), ds.features))
         return raw if self.head.task == "multiclass" else self.decision(raw)
 
-    def boundary(self, rows: int, cols: int, epoch: int) -> BoundaryUpdated | None:
+    def boundary(self, rows: int, cols: int, epoch: int | None = None) -> BoundaryUpdated | None:
+        """The output map over a ``rows`` x ``cols`` grid, labelled ``epoch`` (default: the last one)."""
         if not self.dataset.is_2d or self.head.task == "multiclass":
             return None
         extent = self.dataset.extent
-        values = self.predict_points(grid_points(rows, cols, extent)).reshape(rows, cols)
+        with self._lock:  # the weights and the epoch they belong to, read together
+            epoch = self.last_epoch() if epoch is None else epoch
+            values = self.predict_points(grid_points(rows, cols, extent)).reshape(rows, cols)
         return BoundaryUpdated(epoch=epoch, values=values.astype(np.float32), extent=extent, axes=self.dataset.axes)
 
-    def network(self, shape: tuple[int, int], epoch: int,
+    def network(self, shape: tuple[int, int], epoch: int | None = None,
                 map_shape: tuple[int, int] | None = None) -> tuple[NetworkUpdated, BoundaryUpdated | None]:
         """The network view's snapshot and, when ``map_shape`` is given, the output map too.
 
         With equal shapes both come from one forward pass over the grid.
         """
         with self._lock:
+            epoch = self.last_epoch() if epoch is None else epoch
             net, raw = snapshot(self.backend, self.specs, self.dataset, shape, epoch)
         boundary = None
         if map_shape is not None:
@@ -175,94 +196,64 @@ class Session:
         return result
 
     def _loop(self, emit: Emit, control: RunControl, result: RunResult) -> None:
-        cfg, ds = self.config, self.dataset
-        epochs, bs, patience = cfg.train.epochs, cfg.train.batch_size, cfg.train.patience
-        rng = np.random.default_rng(cfg.data.seed)
-        best_loss, best_acc, best_epoch, since_best = math.inf, None, 0, 0
-        last_grid = time.perf_counter()  # with an infinite interval the only map is the final one
-        reason = "completed"
-        last: EpochEnded | None = None
-        val_out: np.ndarray | None = None
-
-        if control.grid_shape and math.isfinite(control.grid_interval):
-            self._emit_boundary(emit, control, 0)
-            last_grid = time.perf_counter()
+        """Epochs until done or a callback says why not; the rules live in ``callbacks``."""
+        epochs, rng = self.config.train.epochs, np.random.default_rng(self.config.data.seed)
+        callbacks = [*default_callbacks(self.config.train.patience), *self.callbacks]
+        loop = LoopState(self, control, emit, epochs)
+        for callback in callbacks:
+            callback.on_run_start(loop)
         # Timed from here: the untrained model's map (and a framework's first trace of it) is not training.
         t0 = time.perf_counter()
-        progress = EpochProgressReporter(emit, epochs, len(ds.x_train), bs)
-
+        progress = EpochProgressReporter(emit, epochs, len(self.dataset.x_train), self.config.train.batch_size)
+        reason = "completed"
         for epoch in range(1, epochs + 1):
-            if not control.checkpoint():
+            ended = self._epoch(epoch, rng, control, progress, loop) if control.checkpoint() else None
+            if ended is None:  # stopped between epochs, or inside this one (its partial epoch is dropped)
                 reason = "stopped"
                 break
-            e0 = time.perf_counter()
-            progress.start(epoch)
-            order = rng.permutation(len(ds.x_train))
-            with self._lock:
-                stats = self.backend.train_epoch(order, bs, control.should_stop,
-                                                 progress=progress if progress.enabled else None)
-                if stats.stopped:
-                    reason = "stopped"
-                    break
-                val_loss, val_out = self.backend.evaluate()
-                val_acc, val_mae = self._epoch_metrics(val_out)
-                regression = self.head.task == "regression"
-                last = EpochEnded(
-                    epoch=epoch, epochs=epochs, loss=stats.loss,
-                    acc=None if regression else stats.metric,
-                    val_loss=val_loss, val_acc=val_acc, seconds=time.perf_counter() - e0,
-                    mae=stats.metric if regression else None, val_mae=val_mae,
-                )
-                # In the lock: a map asked for between epochs (a paused run) is labelled with
-                # the epoch its weights belong to, never the one before.
-                if self.keep_history:
-                    self.history.append(last)
-                else:
-                    self.history[:] = [last]
-            emit(last)
-            if not (math.isfinite(stats.loss) and math.isfinite(val_loss)):
-                reason = "diverged"
+            emit(ended)
+            stop = first_stop(callbacks, loop, ended)
+            if stop:
+                reason = stop
                 break
-            if val_loss < best_loss:
-                best_loss, best_acc, best_epoch, since_best = val_loss, val_acc, epoch, 0
-            else:
-                since_best += 1
-            now = time.perf_counter()
-            if control.grid_shape and now - last_grid >= control.grid_interval and epoch < epochs:
-                self._emit_boundary(emit, control, epoch)
-                last_grid = time.perf_counter()
-            if patience and since_best >= patience:
-                reason = "early-stopped"
-                break
-
-        if last is not None and control.grid_shape and reason != "diverged":
-            self._emit_boundary(emit, control, last.epoch)
-        if val_out is not None and self.head.task == "multiclass":
-            pred = np.argmax(val_out, axis=1)
-            confusion = metrics.confusion_matrix(ds.y_val, pred, len(ds.class_names))
-            emit(ClassReport(class_names=ds.class_names, confusion=confusion))
+        for callback in callbacks:
+            callback.on_run_end(loop, reason)
+        best, last = loop.progress.best, loop.last
         result.finished = RunFinished(
-            reason=reason,
-            epochs_run=last.epoch if last else 0,
-            best_epoch=best_epoch,
-            best_val_loss=best_loss,
-            best_val_acc=best_acc,
-            final=last,
-            seconds=time.perf_counter() - t0,
+            reason=reason, epochs_run=last.epoch if last else 0, best_epoch=best.epoch if best else 0,
+            best_val_loss=best.val_loss if best else math.inf, best_val_acc=best.val_acc if best else None,
+            final=last, seconds=time.perf_counter() - t0,
         )
         emit(result.finished)
 
-    def _emit_boundary(self, emit: Emit, control: RunControl, epoch: int) -> None:
-        rows, cols = control.grid_shape
-        net = None
-        if control.network_shape is not None:
-            net, event = self.network(control.network_shape, epoch, (rows, cols))
-        else:
-            event = self.boundary(rows, cols, epoch)
-        if event is not None:
-            emit(event)
-        if net is not None:
-            emit(net)
+    def _epoch(self, epoch: int, rng: np.random.Generator, control: RunControl, progress: EpochProgressReporter,
+               loop: LoopState) -> EpochEnded | None:
+        """Train and validate one epoch; None when the run was stopped inside it (the partial epoch is dropped)."""
+        e0 = time.perf_counter()
+        progress.start(epoch)
+        order = rng.permutation(len(self.dataset.x_train))
+        with self._lock:
+            stats = self.backend.train_epoch(order, self.config.train.batch_size, control.should_stop,
+                                             progress=progress if progress.enabled else None)
+            if stats.stopped:
+                return None
+            val_loss, val_out = self.backend.evaluate()
+            val_acc, val_mae = self._epoch_metrics(val_out)
+            regression = self.head.task == "regression"
+            last = EpochEnded(
+                epoch=epoch, epochs=loop.epochs, loss=stats.loss,
+                acc=None if regression else stats.metric,
+                val_loss=val_loss, val_acc=val_acc, seconds=time.perf_counter() - e0,
+                mae=stats.metric if regression else None, val_mae=val_mae,
+            )
+            # In the lock: a map asked for between epochs (a paused run) is labelled with
+            # the epoch its weights belong to, never the one before.
+            if self.keep_history:
+                self.history.append(last)
+            else:
+                self.history[:] = [last]
+            loop.last, loop.val_out = last, val_out
+        return last
 
 
 def train(config: Config, emit: Emit | None = None, control: RunControl | None = None,

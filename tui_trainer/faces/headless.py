@@ -26,6 +26,8 @@ from tui_trainer.core.events import (
     RunStarted,
     to_json_dict,
 )
+from tui_trainer.core.hooks import Face
+from tui_trainer.core.progress import RunProgress
 from tui_trainer.core.textsafe import printable
 from tui_trainer.data.datasets import Dataset
 from tui_trainer.engine import network
@@ -53,8 +55,12 @@ def _fmt(value: float | None) -> str:
     return f"{value:.5f}" if math.isfinite(value) else str(value)
 
 
-class HeadlessPrinter:
-    """Prints one line per epoch, then a summary, the map and the class report."""
+class HeadlessPrinter(Face):
+    """Prints one line per epoch, then a summary, the map and the class report.
+
+    What the summary needs (the model, the last map, the class report) is the
+    run's reducer, ``RunProgress``, fed every event before its hook runs.
+    """
 
     def __init__(self, stream: IO[str] | None = None, *, color: bool | None = None,
                  dataset_getter=None, show_network: bool = False) -> None:
@@ -62,10 +68,7 @@ class HeadlessPrinter:
         self.color = use_color(self.stream) if color is None else color
         self._dataset_getter = dataset_getter
         self.show_network = show_network
-        self.started: RunStarted | None = None
-        self.boundary: BoundaryUpdated | None = None
-        self.network: NetworkUpdated | None = None
-        self.report: ClassReport | None = None
+        self.run = RunProgress()
         self._console = None
         if self.color:
             from rich.console import Console
@@ -78,31 +81,30 @@ class HeadlessPrinter:
         self.stream.flush()
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
-            self.started = event
-            cfg = event.config
-            self._line(
-                f"tui-trainer: {cfg.data.dataset} ({event.task}), {event.n_train} train / {event.n_val} validation samples, "
-                f"{event.summary.params:,} params, {event.summary.backend} on {event.summary.device}"
-            )
-            # Notes go to stderr: stdout stays the header, the epoch lines and the summary, so a
-            # script reading the epoch lines never meets "note: labels ..." between them.
-            for note in event.notes:
-                sys.stderr.write(f"note: {printable(note)}\n")
-            sys.stderr.flush()
-        elif isinstance(event, EpochEnded):
-            self._line(event.line())
-        elif isinstance(event, BoundaryUpdated):
-            self.boundary = event
-        elif isinstance(event, NetworkUpdated):
-            self.network = event
-        elif isinstance(event, ClassReport):
-            self.report = event
-        elif isinstance(event, RunFinished):
-            self._summary(event)
-        elif isinstance(event, RunFailed):
-            sys.stderr.write(f"tui-trainer: error: {printable(event.message)}\n")
-            sys.stderr.flush()
+        self.run(event)
+        super().__call__(event)
+
+    def on_run_started(self, event: RunStarted) -> None:
+        cfg = event.config
+        self._line(
+            f"tui-trainer: {cfg.data.dataset} ({event.task}), {event.n_train} train / {event.n_val} validation samples, "
+            f"{event.summary.params:,} params, {event.summary.backend} on {event.summary.device}"
+        )
+        # Notes go to stderr: stdout stays the header, the epoch lines and the summary, so a
+        # script reading the epoch lines never meets "note: labels ..." between them.
+        for note in event.notes:
+            sys.stderr.write(f"note: {printable(note)}\n")
+        sys.stderr.flush()
+
+    def on_epoch_ended(self, event: EpochEnded) -> None:
+        self._line(event.line())
+
+    def on_run_finished(self, event: RunFinished) -> None:
+        self._summary(event)
+
+    def on_run_failed(self, event: RunFailed) -> None:
+        sys.stderr.write(f"tui-trainer: error: {printable(event.message)}\n")
+        sys.stderr.flush()
 
     # -- the end-of-run summary ------------------------------------------------------------
     def _summary(self, done: RunFinished) -> None:
@@ -117,16 +119,17 @@ class HeadlessPrinter:
         if done.best_epoch:
             acc = f", val_acc {_fmt(done.best_val_acc)}" if done.best_val_acc is not None else ""
             self._line(f"best:  val_loss {_fmt(done.best_val_loss)}{acc} (epoch {done.best_epoch})")
-        if self.started is not None:
+        run = self.run
+        if run.started is not None:
             self._line()
-            for row in self.started.summary.lines():
+            for row in run.started.summary.lines():
                 self._line(row)
-        if self.boundary is not None:
-            self._map()
-        if self.show_network and self.network is not None:
-            self._network(self.network)
-        if self.report is not None:
-            self._class_report(self.report)
+        if run.boundary is not None:
+            self._map(run.boundary)
+        if self.show_network and run.network is not None:
+            self._network(run.network)
+        if run.class_report is not None:
+            self._class_report(run.class_report)
 
     @property
     def network_shape(self) -> tuple[int, int]:
@@ -153,15 +156,16 @@ class HeadlessPrinter:
             mapview.MapPoints(ds.points_val, ds.y_val.reshape(-1), "val"),
         ]
 
-    def _map(self) -> None:
-        regression = self.started is not None and self.started.task == "regression"
-        values = self.boundary.values
+    def _map(self, boundary: BoundaryUpdated) -> None:
+        started = self.run.started
+        regression = started is not None and started.task == "regression"
+        values = boundary.values
         points = self._map_points()
         what = "predicted value" if regression else "decision boundary"
-        extent, (across, up) = self.boundary.extent, self.boundary.axes
+        extent, (across, up) = boundary.extent, boundary.axes
         self._line()
         self._line(f"{what} over {across} [{extent[0]:g}, {extent[1]:g}] x {up} [{extent[2]:g}, {extent[3]:g}] "
-                   f"({across} across, {up} up), epoch {self.boundary.epoch}:")
+                   f"({across} across, {up} up), epoch {boundary.epoch}:")
         if self.color and self._console is not None:
             self._console.print(mapview.render_rich(values, points, regression=regression, extent=extent))
         else:
@@ -214,18 +218,19 @@ class HeadlessPrinter:
 JSON_PROGRESS_EVERY = 1.0
 
 
-class JsonLinesPrinter:
+class JsonLinesPrinter(Face):
     """One JSON object per event, one per line, flushed as it happens (``progress`` at most once a second)."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream or sys.stdout
         self._progress_at = -math.inf
 
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, EpochProgress):
-            now = time.monotonic()
-            if now - self._progress_at < JSON_PROGRESS_EVERY:
-                return
+    def on_progress(self, event: EpochProgress) -> None:
+        now = time.monotonic()
+        if now - self._progress_at >= JSON_PROGRESS_EVERY:
             self._progress_at = now
+            self.on_event(event)
+
+    def on_event(self, event: Event) -> None:
         self.stream.write(json.dumps(to_json_dict(event), allow_nan=False) + "\n")
         self.stream.flush()

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tui_trainer.core.events import EpochProgress, Event
+from tui_trainer.core.hooks import Face
 
 ERASE = "\r\x1b[2K"
 
@@ -37,7 +38,7 @@ def fmt_eta(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-class ProgressLine:
+class ProgressLine(Face):
     """A consumer of the event stream: draws ``EpochProgress``, erases itself before any other event."""
 
     def __init__(self, stream: IO[str]) -> None:
@@ -45,10 +46,11 @@ class ProgressLine:
         self.shown = False
         self.console = Console(file=stream, force_terminal=True, highlight=False)
 
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, EpochProgress):
-            self.draw(event)
-        elif self.shown:
+    def on_progress(self, event: EpochProgress) -> None:
+        self.draw(event)
+
+    def on_event(self, event: Event) -> None:
+        if self.shown:
             self.erase()
 
     def render(self, event: EpochProgress, width: int) -> Table:

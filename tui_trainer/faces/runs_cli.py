@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import sys
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from tui_trainer.core.config import Config
+from tui_trainer.core.durations import fmt_duration
 from tui_trainer.core.errors import UserError
 from tui_trainer.core.textsafe import printable
 from tui_trainer.faces.arguments import UsageParser
@@ -71,21 +71,6 @@ def parse_age(text: str) -> timedelta:
     unit = match.group(2) or "d"
     seconds = value * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[unit]
     return timedelta(seconds=seconds)
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h"
 
 
 def best_text(info: RunInfo) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 from tui_trainer.core.errors import UserError
 from tui_trainer.core.events import EpochEnded, Event, RunFailed, RunFinished, RunStarted, to_json_dict
+from tui_trainer.core.hooks import Face
 from tui_trainer.core.textsafe import printable
 from tui_trainer.faces.arguments import STOP_SIGNALS
 from tui_trainer.runs.comparison import compare_rows, read_run
@@ -63,10 +64,27 @@ class StudyPrinter:
             self._write(f"{head} failed: {data.get('message')}")
 
     def consumer(self, variant: Variant) -> Any:
-        def consume(event: Event) -> None:
-            if isinstance(event, RunStarted | EpochEnded | RunFinished | RunFailed):
-                self.event(variant, to_json_dict(event))
-        return consume
+        return _VariantLines(self, variant)
+
+
+class _VariantLines(Face):
+    """A variant's start, epochs and end, as the study's lines (maps and progress are left to its run folder)."""
+
+    def __init__(self, printer: StudyPrinter, variant: Variant) -> None:
+        self.printer = printer
+        self.variant = variant
+
+    def _print(self, event: Event) -> None:
+        self.printer.event(self.variant, to_json_dict(event))
+
+    def on_run_started(self, event: RunStarted) -> None:
+        self._print(event)
+
+    def on_epoch_ended(self, event: EpochEnded) -> None:
+        self._print(event)
+
+    def on_run_end(self, event: RunFinished | RunFailed) -> None:
+        self._print(event)
 
 
 def run_study_headless(study: Study, args: Namespace) -> int:

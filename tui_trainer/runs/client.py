@@ -205,50 +205,59 @@ class RemoteControl:
         self._stopped = bool(data.get("stopped", self._stopped))
 
 
-class _RemoteBackend:
-    """Stands in for ``Session.backend`` in "is there a model?" checks; the model lives in the run's process."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-
 class RemoteSession:
-    """``engine.Session``'s questions (the map now, predictions), answered by the run's process.
+    """``engine.Session``'s methods for a face (the map now, predictions), answered by the run's process.
 
     ``dataset`` is the viewer's own copy of the run's data (loaded from the
     same config: playground data is seeded, files are read again), for drawing
-    points and images; ``history`` keeps only the last epoch.
+    points and images.  The viewer tells it what the run said: ``started``
+    (the model exists) and ``note_epoch`` (the epoch its weights belong to).
     """
 
     def __init__(self, config: Any, dataset: Any = None) -> None:
         self.config = config
         self.dataset = dataset
         self.client: RunClient | None = None
-        self.backend: _RemoteBackend | None = None
-        self.head: Any = None
         self.summary: Any = None
-        self.history: list[EpochEnded] = []
-        self.threads = None
+        self.task: str | None = None
+        self._last_epoch = 0
+
+    def connect(self, client: RunClient) -> None:
+        self.client = client
+
+    def load_data(self) -> Any:
+        """The viewer's copy of the run's data, loaded from the config the first time."""
+        if self.dataset is None:
+            from tui_trainer.data import load_dataset
+
+            self.dataset = load_dataset(self.config)
+        return self.dataset
 
     def started(self, summary: Any, task: str) -> None:
         self.summary = summary
-        self.backend = _RemoteBackend(summary.backend)
-        self.head = task
+        self.task = task
 
     def note_epoch(self, event: EpochEnded) -> None:
-        self.history[:] = [event]
+        self._last_epoch = event.epoch
+
+    def has_model(self) -> bool:
+        return self.summary is not None
+
+    def last_epoch(self) -> int:
+        return self._last_epoch
 
     def _ask(self, data: dict[str, Any]) -> dict[str, Any]:
         if self.client is None:
             raise RuntimeError("the run's process can't be reached (it has ended)")
         return self.client.ask(data)
 
-    def boundary(self, rows: int, cols: int, epoch: int) -> BoundaryUpdated | None:
+    def boundary(self, rows: int, cols: int, epoch: int | None = None) -> BoundaryUpdated | None:
+        """The map now; the run's process labels it with its own epoch (``epoch`` is not sent)."""
         reply = self._ask({"cmd": "boundary", "rows": rows, "cols": cols})
         event = reply.get("event")
         return None if event is None else from_json_dict(event)
 
-    def network(self, shape: tuple[int, int], epoch: int,
+    def network(self, shape: tuple[int, int], epoch: int | None = None,
                 map_shape: tuple[int, int] | None = None) -> tuple[Any, BoundaryUpdated | None]:
         """The network view's per-neuron maps now (and the output map), as ``Session.network`` gives them."""
         reply = self._ask({"cmd": "snapshot", "rows": shape[0], "cols": shape[1],

@@ -35,6 +35,7 @@ from tui_trainer.core.events import (
     RunStarted,
     to_json_dict,
 )
+from tui_trainer.core.hooks import Face
 from tui_trainer.core.progress import RunProgress
 from tui_trainer.runs.folder import LineLog, RunLock, atomic_save, atomic_write_json, atomic_write_text, host_name
 from tui_trainer.runs.store import (
@@ -97,8 +98,12 @@ class GridSchedule:
         return False
 
 
-class RunExporter:
-    """Writes one run folder; ``open`` first (the lock), then feed it every event."""
+class RunExporter(Face):
+    """Writes one run folder; ``open`` first (the lock), then feed it every event.
+
+    Every event is folded into the run's reducer (``progress``) first, which
+    ``state.json`` and the best weights read; then the event's hook writes it.
+    """
 
     def __init__(self, directory: Path, session_getter: Callable[[], Any], *, meta: dict[str, Any] | None = None,
                  on_fault: Callable[[OSError], None] | None = None, discard_failed: bool = True,
@@ -172,42 +177,48 @@ class RunExporter:
             except Exception as exc:  # noqa: BLE001 - reported through on_fault, never into the engine
                 self._fault(exc if isinstance(exc, OSError) else OSError(str(exc)))
                 return
-        new_best = self.progress.apply(event)
+        self.progress(event)
         if self.error is None:
             self.tensorboard(event)  # first: it is closed before an empty run's files are removed
         else:
             self.tensorboard.close()
+        end = event if isinstance(event, RunFinished | RunFailed) else None
         if self.error is not None:
-            if isinstance(event, RunFinished | RunFailed):
-                self._end(event)
+            if end is not None:
+                self._end(end)
             return
         try:
-            if isinstance(event, RunStarted):
-                self._start(event)
-                self._log(event)
-            elif isinstance(event, EpochEnded):
-                self._epoch(event, new_best)
-            elif isinstance(event, BoundaryUpdated):
-                if self.grids.due():
-                    self._log(event)
-                    self._logged_grid_epoch = event.epoch
-                    self._pending_grid = None
-                else:
-                    self._pending_grid = event
-            elif isinstance(event, EpochProgress):
-                return  # transient, several a second: the log keeps whole epochs
-            elif isinstance(event, RunFinished | RunFailed):
-                if self._pending_grid is not None and self._pending_grid.epoch > self._logged_grid_epoch:
-                    self._log(self._pending_grid)
-                self._pending_grid = None
-                self._log(event)
-                self._end(event)
-            else:
-                self._log(event)
+            super().__call__(event)
         except Exception as exc:  # noqa: BLE001 - a recorder never breaks the run it records
             self._fault(exc if isinstance(exc, OSError) else OSError(errno.EIO, f"{type(exc).__name__}: {exc}"))
-            if isinstance(event, RunFinished | RunFailed):
-                self._end(event)
+            if end is not None:
+                self._end(end)
+
+    # -- the hooks (after the reducer has the event) -----------------------------------------------
+    def on_event(self, event: Event) -> None:
+        self._log(event)
+
+    def on_run_started(self, event: RunStarted) -> None:
+        self._start(event)
+        self._log(event)
+
+    def on_boundary(self, event: BoundaryUpdated) -> None:
+        if self.grids.due():
+            self._log(event)
+            self._logged_grid_epoch = event.epoch
+            self._pending_grid = None
+        else:
+            self._pending_grid = event
+
+    def on_progress(self, event: EpochProgress) -> None:
+        """Transient, several a second: the log keeps whole epochs."""
+
+    def on_run_end(self, event: RunFinished | RunFailed) -> None:
+        if self._pending_grid is not None and self._pending_grid.epoch > self._logged_grid_epoch:
+            self._log(self._pending_grid)
+        self._pending_grid = None
+        self._log(event)
+        self._end(event)
 
     def set_paused(self, paused: bool) -> None:
         """The run was paused or resumed (the engine's events don't say): state.json follows."""
@@ -236,7 +247,7 @@ class RunExporter:
         if self._jsonl is not None:
             self._jsonl.write(event_line(event))
 
-    def _epoch(self, event: EpochEnded, new_best: bool) -> None:
+    def on_epoch_ended(self, event: EpochEnded) -> None:
         logged = self._jsonl.size if self._jsonl is not None else None
         self._log(event)
         if self._csv is not None:
@@ -250,14 +261,14 @@ class RunExporter:
                     with contextlib.suppress(OSError):
                         self._jsonl.rewind(logged)
                 raise
-        if new_best and time.monotonic() - self._best_saved_at >= BEST_INTERVAL:
+        if self.progress.best is event and time.monotonic() - self._best_saved_at >= BEST_INTERVAL:
             self._save_best()
         self._write_state()
 
     def _save_best(self) -> None:
         session = self._session_getter()
         best = self.progress.best
-        if session is None or getattr(session, "backend", None) is None or best is None:
+        if session is None or not session.has_model() or best is None:
             return
         suffix = _weights_suffix(session)
         self.best_weights = atomic_save(self.dir / f"best{suffix}", lambda stem: session.save(stem.parent))
@@ -302,7 +313,7 @@ class RunExporter:
 
     def _finish(self, event: RunFinished) -> None:
         session = self._session_getter()
-        if session is not None and getattr(session, "backend", None) is not None and event.epochs_run > 0:
+        if session is not None and session.has_model() and event.epochs_run > 0:
             suffix = _weights_suffix(session)
             self.weights = atomic_save(self.dir / f"model{suffix}", lambda stem: session.save(stem.parent))
             best = self.progress.best
@@ -366,7 +377,7 @@ class RunExporter:
 
 
 def _weights_suffix(session: Any) -> str:
-    return ".keras" if getattr(session.backend, "name", "") == "tensorflow" else ".pt"
+    return ".keras" if session.config.train.backend == "tensorflow" else ".pt"
 
 
 def _finite(value: float) -> float | None:

@@ -41,6 +41,7 @@ import numpy as np
 
 from tui_trainer.core.control import RunControl
 from tui_trainer.core.events import EpochEnded, EpochProgress, Event, to_json_dict
+from tui_trainer.core.hooks import Face
 from tui_trainer.runs.export import event_line
 
 SOCKET_NAME = "control.sock"
@@ -160,7 +161,7 @@ class _Viewer:
         return self.closed or (not self._pending and not self._busy)
 
 
-class RunServer:
+class RunServer(Face):
     """Serves one run's events and takes its commands; a consumer of the event stream."""
 
     def __init__(self, folder: Path, control: RunControl, session_getter: Callable[[], Any], *,
@@ -214,17 +215,26 @@ class RunServer:
 
     # -- events out -------------------------------------------------------------------------
     def __call__(self, event: Event) -> None:
-        if not self._viewers:
-            return
-        urgent = True
-        if isinstance(event, EpochEnded | EpochProgress):
-            # The first epoch after a quiet spell goes at once (F5 shows it without delay), and so
-            # does the last one before a pause or a stop (the run is about to wait); the ones in
-            # between ride along with the next write.
-            now = time.monotonic()
-            urgent = now - self._epoch_sent >= SEND_INTERVAL or self.control.paused or self.control.stopped
-            if urgent:
-                self._epoch_sent = now
+        if self._viewers:
+            super().__call__(event)
+
+    def on_event(self, event: Event) -> None:
+        self.broadcast(event_line(event).encode())
+
+    def on_epoch_ended(self, event: EpochEnded) -> None:
+        self._paced(event)
+
+    def on_progress(self, event: EpochProgress) -> None:
+        self._paced(event)
+
+    def _paced(self, event: EpochEnded | EpochProgress) -> None:
+        # The first epoch after a quiet spell goes at once (F5 shows it without delay), and so
+        # does the last one before a pause or a stop (the run is about to wait); the ones in
+        # between ride along with the next write.
+        now = time.monotonic()
+        urgent = now - self._epoch_sent >= SEND_INTERVAL or self.control.paused or self.control.stopped
+        if urgent:
+            self._epoch_sent = now
         self.broadcast(event_line(event).encode(), urgent=urgent)
 
     def broadcast(self, data: bytes, *, urgent: bool = True) -> None:
@@ -280,9 +290,9 @@ class RunServer:
         while self._sock is not None:
             time.sleep(self.map_interval)
             session = self._session_getter()
-            if session is None or session.backend is None or not session.history:
+            if session is None or not session.has_model() or not session.last_epoch():
                 continue
-            epoch = session.history[-1].epoch
+            epoch = session.last_epoch()
             with self._lock:
                 viewers = [v for v in self._viewers if v.grid is not None and v.map_epoch != epoch]
             for viewer in viewers:
@@ -298,18 +308,16 @@ class RunServer:
         reply: dict[str, Any] = {"reply": request.get("id")}
         session = self._session_getter()
         try:
-            if session is None or session.backend is None:
+            if session is None or not session.has_model():
                 raise RuntimeError("the model is not built yet")
             cmd = request["cmd"]
-            if cmd == "boundary":
-                epoch = session.history[-1].epoch if session.history else 0
-                event = session.boundary(int(request["rows"]), int(request["cols"]), epoch)
+            if cmd == "boundary":  # labelled with the epoch the weights belong to
+                event = session.boundary(int(request["rows"]), int(request["cols"]))
                 reply["event"] = None if event is None else to_json_dict(event)
             elif cmd == "snapshot":
-                epoch = session.history[-1].epoch if session.history else 0
                 map_shape = request.get("map")
-                net, event = session.network((int(request["rows"]), int(request["cols"])), epoch,
-                                             tuple(map_shape) if map_shape else None)
+                net, event = session.network((int(request["rows"]), int(request["cols"])),
+                                             map_shape=tuple(map_shape) if map_shape else None)
                 reply["network"] = to_json_dict(net)
                 reply["event"] = None if event is None else to_json_dict(event)
             elif cmd == "predict":

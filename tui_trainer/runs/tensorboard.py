@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_trainer.core.events import EpochEnded, Event, RunFailed, RunFinished, RunStarted
+from tui_trainer.core.hooks import Face
 
 SCALARS = ("loss", "val_loss", "acc", "val_acc", "mae", "val_mae")
 #: Seconds between the writer thread's flushes (and a flush when the run ends).
@@ -66,7 +67,7 @@ def _light_tensorboardx() -> None:
     sys.modules["tensorboardX"] = package
 
 
-class TensorBoardWriter:
+class TensorBoardWriter(Face):
     """Appends a run's events to ``events.out.tfevents.*`` in its folder.
 
     It writes synchronously, in the caller's thread, with tensorboardX's own
@@ -88,12 +89,7 @@ class TensorBoardWriter:
         if self._broken:
             return
         try:
-            if isinstance(event, RunStarted):
-                self._start(event)
-            elif isinstance(event, EpochEnded) and self._writer is not None:
-                self._epoch(event)
-            elif isinstance(event, RunFinished | RunFailed):
-                self._finish(event)
+            super().__call__(event)
         except Exception as exc:  # noqa: BLE001 - the run matters more than its TensorBoard copy
             # Not printed: in the app stderr is the screen.  A full disk also stops the run's
             # own files, and the exporter reports that.
@@ -106,7 +102,7 @@ class TensorBoardWriter:
 
         self._writer.write_event(EventProto(wall_time=time.time(), step=step, summary=summary))
 
-    def _start(self, event: RunStarted) -> None:
+    def on_run_started(self, event: RunStarted) -> None:
         try:
             _light_tensorboardx()
             from tensorboardX.event_file_writer import EventsWriter
@@ -123,7 +119,9 @@ class TensorBoardWriter:
         self._write(ssi)
         self._flush()
 
-    def _epoch(self, event: EpochEnded) -> None:
+    def on_epoch_ended(self, event: EpochEnded) -> None:
+        if self._writer is None:
+            return
         from tensorboardX.proto.summary_pb2 import Summary
 
         values = [Summary.Value(tag=tag, simple_value=float(getattr(event, tag))) for tag in SCALARS
@@ -145,7 +143,7 @@ class TensorBoardWriter:
             self._writer.flush()
         self._flushed = time.monotonic()
 
-    def _finish(self, event: RunFinished | RunFailed) -> None:
+    def on_run_end(self, event: RunFinished | RunFailed) -> None:
         if self._writer is None:
             return
         from tensorboardX.proto.api_pb2 import Status
