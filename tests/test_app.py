@@ -326,6 +326,7 @@ def test_invalid_width_is_marked_at_the_field_and_blocks_the_start():
             width.value = "4"
             await pilot.pause(0.1)
             assert not error.display and not width.has_class("-bad")
+            assert "can't start" not in app.status_text(), "the refusal's note goes once the form is fixed"
             await run_to_end(pilot)
             assert app.run_state.config.model.hidden == (4, 3)
 

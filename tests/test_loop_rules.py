@@ -125,3 +125,14 @@ def test_a_diverged_epoch_is_never_the_best() -> None:
     broken = EpochEnded(epoch=2, epochs=3, loss=math.inf, acc=0.5, val_loss=0.1, val_acc=0.5, seconds=0.01)
     assert reducer.apply(good) is True and reducer.apply(broken) is False
     assert reducer.best is good and reducer.last is broken
+
+
+def test_a_face_asks_the_session_through_methods() -> None:
+    session = FixedWeights(config(learning_rate=0.1, epochs=3), dataset(), threads=1)
+    assert not session.has_model() and session.last_epoch() == 0
+    assert session.load_data() is session.dataset is session.load_data()  # given data: never loaded again
+    result = session.run(lambda event: None)
+    assert session.has_model() and session.last_epoch() == result.finished.epochs_run == 3
+    assert session.boundary(2, 3).epoch == 3 and session.boundary(2, 3, 7).epoch == 7  # the weights' epoch unless told
+    net, boundary = session.network((2, 2), map_shape=(2, 2))
+    assert net.epoch == boundary.epoch == 3

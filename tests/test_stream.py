@@ -106,7 +106,7 @@ def test_a_fast_run_reaches_its_viewer_whole_in_order_and_in_few_writes(served) 
     assert viewer.reads < 60, f"{viewer.reads} reads for 300 epochs: one write per epoch, not batches"
 
 
-def test_the_first_epoch_goes_at_once_and_urgent_lines_take_the_waiting_ones(served, monkeypatch) -> None:
+def test_first_and_last_epochs_go_at_once_and_urgent_lines_take_the_waiting_ones(served, monkeypatch) -> None:
     monkeypatch.setattr(server_module, "SEND_INTERVAL", 30.0)  # a batch would wait half a minute
     server, viewer = served
     server(epoch(1))  # the first epoch after a quiet spell: F5 shows it without waiting
@@ -121,3 +121,6 @@ def test_the_first_epoch_goes_at_once_and_urgent_lines_take_the_waiting_ones(ser
     viewer.read_until(lambda lines: lines[-1].get("kind") == "control" and lines[-1]["paused"], 10)
     assert viewer.epochs() == [1, 2, 3]
     assert server.control.paused
+    # The epoch that ends after the pause is the last before the run waits: it goes at once too.
+    server(epoch(4))
+    viewer.read_until(lambda lines: viewer.epochs() == [1, 2, 3, 4], 10)

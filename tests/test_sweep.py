@@ -156,7 +156,7 @@ def _sweep(*args: str) -> list[str]:
 
 @pytest.mark.framework
 def test_two_workers_run_exactly_the_asked_trials_once_each(tmp_path):
-    r = run_cli(*_sweep("--param", "model.hidden=choice:[3,3],[8,8]", "--epochs", "60", "--trials", "5",
+    r = run_cli(*_sweep("--param", "model.hidden=choice:[3,3],[8,8]", "--epochs", "200", "--trials", "5",
                         "--jobs", "2", "--study", "two", "--pruner", "none"), env=_env(tmp_path))
     assert r.returncode == 0, r.stderr
     study = _study(tmp_path, "two")
@@ -171,9 +171,12 @@ def test_two_workers_run_exactly_the_asked_trials_once_each(tmp_path):
         folder = Path(t.user_attrs["run_dir"])
         assert json.loads((folder / "study.json").read_text())["sweep"]["trial"] == t.number
         epochs = [json.loads(x) for x in (folder / "history.jsonl").read_text().splitlines()]
-        assert sum(e["kind"] == "epoch_ended" for e in epochs) == 60
+        assert sum(e["kind"] == "epoch_ended" for e in epochs) == 200
         assert t.value == pytest.approx(min(e["val_loss"] for e in epochs if e["kind"] == "epoch_ended"), rel=1e-5)
     assert study.user_attrs["metric"] == "val_loss" and study.user_attrs["direction"] == "minimize"
+    # 200 epochs: every 2nd epoch reported (at most 100 reports a trial), the same epochs for every trial.
+    assert study.user_attrs["report_every"] == 2
+    assert all(sorted(t.intermediate_values) == list(range(2, 201, 2)) for t in finished)
     # One line per finished trial, then the best as --set options.
     lines = _trial_lines(r.stdout)
     assert len(lines) == 5 and all(" s  learning_rate=" in line for line in lines)
@@ -274,9 +277,12 @@ def test_ctrl_c_stops_every_worker_and_the_same_study_goes_on(tmp_path):
     stopped = [t for t in trials if t.state.name == "FAIL"]
     assert {t.number for t in running} <= {t.number for t in stopped}
     assert [t.state.name for t in trials if t not in stopped] in ([], ["COMPLETE"])  # none left running
-    for t in stopped:  # its run stopped after a batch and kept what it ran
+    for t in stopped:  # its run stopped after a batch and kept what it ran (before its first epoch: nothing)
         assert "interrupted at epoch" in t.user_attrs["error"]
-        assert json.loads((Path(t.user_attrs["run_dir"]) / "state.json").read_text())["state"] == "stopped"
+        if t.user_attrs["run_dir"] is None:
+            assert t.user_attrs["error"] == "interrupted at epoch 0" and t.number not in {r.number for r in running}
+        else:
+            assert json.loads((Path(t.user_attrs["run_dir"]) / "state.json").read_text())["state"] == "stopped"
     for pid in {t.user_attrs["pid"] for t in trials}:  # every worker has gone
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)

@@ -383,6 +383,27 @@ async def _test_dialog_checks(runs_dir: Path) -> None:
         assert isinstance(app.screen, SweepScreen) and app.sweep_launch is None
 
 
+def test_the_dialog_offers_the_metrics_of_the_forms_task(runs_dir: Path) -> None:
+    asyncio.run(_test_dialog_metrics(runs_dir))
+
+
+async def _test_dialog_metrics(runs_dir: Path) -> None:
+    from textual.widgets import Select
+    from textual.widgets._select import InvalidSelectValueError
+
+    app = create_app(presets.load_preset("reg-plane"), preset_name="reg-plane", threads=1, clock=lambda: 0.0,
+                     show_timings=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_view(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "SweepDialog", what="the dialog")
+        metric = app.screen.query_one("#sweep-metric", Select)
+        assert metric.value == "val_loss"
+        metric.value = "val_mae"  # regression: MAE, as ``tui-trainer sweep --metric`` allows
+        with pytest.raises(InvalidSelectValueError):
+            metric.value = "val_acc"
+
+
 @pytest.mark.framework
 def test_a_sweep_started_from_the_form_runs_detached_and_fills_the_view(runs_dir: Path) -> None:
     asyncio.run(_test_start_from_form(runs_dir))

@@ -41,7 +41,7 @@ def _allowed(f: Field) -> str:
         return text if f.kind == "choice" else f.allowed.partition(" of ")[0] + f" of {text}"
     if f.kind == "tables":
         return "a list of layer tables (below)"
-    return f.allowed.replace("<=", "≤").replace(">=", "≥")
+    return f.allowed
 
 
 def _row(cells: list[str]) -> str:

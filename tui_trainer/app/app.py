@@ -298,6 +298,9 @@ class TrainerApp(RemoteRuns, CompareMixin, SweepMixin, PlaygroundKeys, NetworkVi
             return
         check = self._validate()
         self._network_dirty = True
+        if check.ok and self._note is not None and self._note[0].startswith("can't start"):
+            self._note = None  # the refused F5's reason is gone once the form is fixed
+            self._update_status()
         if event.key in ("train.backend", "preset"):
             self._preload_backend(self.form.choice("train.backend"))
         if check.ok and self.preview_key != check.config.data:

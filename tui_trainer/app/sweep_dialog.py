@@ -182,7 +182,9 @@ class SweepDialog(ModalScreen[SweepRequest | None]):
     def compose(self) -> ComposeResult:
         from tui_trainer.app.sweep_reader import masked
 
-        metrics = [("val_loss", "val_loss")] + ([] if self.cfg.task == "regression" else [("val_acc", "val_acc")])
+        # The metrics ``tui-trainer sweep`` takes for this task: accuracy for classes, MAE for regression.
+        other = "val_mae" if self.cfg.task == "regression" else "val_acc"
+        metrics = [("val_loss", "val_loss"), (other, other)]
         with Vertical(classes="dialog dialog-wide"):
             yield Label("Sweep: search hyperparameters around the form's config", classes="dialog-title")
             yield Static("one FIELD=SPEC a line: log:a..b float:a..b int:a..b choice:x,y", classes="dialog-note")

@@ -15,38 +15,39 @@ method of a face sees them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tui_trainer.core.events import (
-    BoundaryUpdated,
-    ClassReport,
-    EpochEnded,
-    EpochProgress,
-    Event,
-    NetworkUpdated,
-    RunFailed,
-    RunFinished,
-    RunStarted,
-)
+if TYPE_CHECKING:  # only for the hooks' signatures: importing this module stays free of numpy
+    from tui_trainer.core.events import (
+        BoundaryUpdated,
+        ClassReport,
+        EpochEnded,
+        EpochProgress,
+        Event,
+        NetworkUpdated,
+        RunFailed,
+        RunFinished,
+        RunStarted,
+    )
 
-#: The hook each event type goes to.
-HOOKS: dict[type, str] = {
-    RunStarted: "on_run_started",
-    EpochEnded: "on_epoch_ended",
-    EpochProgress: "on_progress",
-    BoundaryUpdated: "on_boundary",
-    NetworkUpdated: "on_network",
-    ClassReport: "on_class_report",
-    RunFinished: "on_run_finished",
-    RunFailed: "on_run_failed",
+#: The hook each event goes to, by the event's ``kind`` (the same name its JSON line carries).
+HOOKS: dict[str, str] = {
+    "run_started": "on_run_started",
+    "epoch_ended": "on_epoch_ended",
+    "progress": "on_progress",
+    "boundary_updated": "on_boundary",
+    "network_updated": "on_network",
+    "class_report": "on_class_report",
+    "run_finished": "on_run_finished",
+    "run_failed": "on_run_failed",
 }
 
 
 def dispatch(face: Any, event: Event) -> Any:
     """Call ``face``'s hook for ``event`` and return what it returns."""
     try:
-        name = HOOKS[type(event)]
-    except KeyError:
+        name = HOOKS[event.kind]
+    except (AttributeError, KeyError):
         raise TypeError(f"unknown engine event {event!r}") from None
     return getattr(face, name)(event)
 

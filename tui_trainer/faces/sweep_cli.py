@@ -350,6 +350,11 @@ class Supervisor:
                         self.procs[index] = self.spawn(index)
                         alive.add(index)
                         _note(f"started worker {index + 1} again (pid {self.procs[index].pid})")
+            if not alive and not bad_input and not self.stop.is_set() and self._retry_waiting():
+                # A retry of a dead trial was queued after every worker had counted it as done.
+                self.replacements += 1
+                self.procs[0] = self.spawn(0)
+                alive.add(0)
         view = self.report(final=True)
         for proc in self.procs:
             proc.wait()
@@ -362,11 +367,25 @@ class Supervisor:
         code = self.finish(view)
         return code
 
+    def _retry_waiting(self) -> bool:
+        from tui_trainer.runs.sweep import read_sweep
+
+        if self.replacements >= self.plan.trials:
+            return False
+        try:
+            view = read_sweep(self.storage, self.plan.study)
+        except Exception:  # noqa: BLE001 - the storage is unreachable: say what finished, below
+            return False
+        return view.count("WAITING") > 0 and view.count("COMPLETE") + view.count("PRUNED") < self.plan.trials
+
     def _to_do(self) -> bool:
         """Trials still to train: fewer than asked have finished (a retry may be waiting)."""
         from tui_trainer.runs.sweep import read_sweep
 
-        view = read_sweep(self.storage, self.plan.study)
+        try:
+            view = read_sweep(self.storage, self.plan.study)
+        except Exception:  # noqa: BLE001 - the storage is unreachable: no new worker, say what finished
+            return False
         return view.count("COMPLETE") + view.count("PRUNED") < self.plan.trials
 
     def _stop_all(self) -> None:

@@ -41,6 +41,7 @@ import numpy as np
 
 from tui_trainer.core.control import RunControl
 from tui_trainer.core.events import EpochEnded, EpochProgress, Event, to_json_dict
+from tui_trainer.core.hooks import Face
 from tui_trainer.runs.export import event_line
 
 SOCKET_NAME = "control.sock"
@@ -101,6 +102,13 @@ class _Viewer:
         if overflow:
             self.close()
 
+    def flush(self) -> None:
+        """Send what waits now (the run is about to pause or stop: its last epochs go out at once)."""
+        with self._cond:
+            if self._pending:
+                self._urgent = True
+                self._cond.notify()
+
     def _send_loop(self) -> None:
         while True:
             with self._cond:
@@ -153,7 +161,7 @@ class _Viewer:
         return self.closed or (not self._pending and not self._busy)
 
 
-class RunServer:
+class RunServer(Face):
     """Serves one run's events and takes its commands; a consumer of the event stream."""
 
     def __init__(self, folder: Path, control: RunControl, session_getter: Callable[[], Any], *,
@@ -207,16 +215,26 @@ class RunServer:
 
     # -- events out -------------------------------------------------------------------------
     def __call__(self, event: Event) -> None:
-        if not self._viewers:
-            return
-        urgent = True
-        if isinstance(event, EpochEnded | EpochProgress):
-            # The first epoch after a quiet spell goes at once (F5 shows it without delay); the
-            # ones right after it ride along with the next write.
-            now = time.monotonic()
-            urgent = now - self._epoch_sent >= SEND_INTERVAL
-            if urgent:
-                self._epoch_sent = now
+        if self._viewers:
+            super().__call__(event)
+
+    def on_event(self, event: Event) -> None:
+        self.broadcast(event_line(event).encode())
+
+    def on_epoch_ended(self, event: EpochEnded) -> None:
+        self._paced(event)
+
+    def on_progress(self, event: EpochProgress) -> None:
+        self._paced(event)
+
+    def _paced(self, event: EpochEnded | EpochProgress) -> None:
+        # The first epoch after a quiet spell goes at once (F5 shows it without delay), and so
+        # does the last one before a pause or a stop (the run is about to wait); the ones in
+        # between ride along with the next write.
+        now = time.monotonic()
+        urgent = now - self._epoch_sent >= SEND_INTERVAL or self.control.paused or self.control.stopped
+        if urgent:
+            self._epoch_sent = now
         self.broadcast(event_line(event).encode(), urgent=urgent)
 
     def broadcast(self, data: bytes, *, urgent: bool = True) -> None:
@@ -236,6 +254,10 @@ class RunServer:
         if cmd in ("pause", "resume", "step", "stop"):
             was = control.paused
             getattr(control, cmd)()
+            with self._lock:
+                viewers = list(self._viewers)
+            for other in viewers:
+                other.flush()
             if control.paused != was and self.on_pause is not None:
                 self.on_pause(control.paused)
             self.broadcast(self._control_line())
