@@ -64,15 +64,26 @@ def test_same_network_on_both_backends():
     assert count_params(build_specs(cfg, ds.input_shape, 1, "binary")) == tf_s.params
 
 
+def flat(rows: list[tuple]) -> list:
+    """Rows of numbers as one list, which ``pytest.approx`` compares number by number (not nested tuples)."""
+    return [value for row in rows for value in row]
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_seeded_runs_are_reproducible(backend):
     cfg = load_preset("circle", {"train.backend": backend, "train.epochs": 4, "model.dropout": 0.1,
                                  "model.hidden": [6, 6]})
     a = [(e.loss, e.val_loss) for e in collect(cfg)[1].history]
     b = [(e.loss, e.val_loss) for e in collect(cfg)[1].history]
-    assert a == b
+    if backend == "torch":
+        assert a == b
+    else:
+        # TensorFlow's CPU kernels may sum a batch in another order from one process to the next
+        # (seen once in a few runs on a busy machine: 1.0257145 against 1.0257144 at epoch 2, the
+        # last float32 bit); the printed 5-decimal lines are the same.
+        assert len(a) == len(b) == 4 and flat(a) == pytest.approx(flat(b), rel=1e-6)
     c = [(e.loss, e.val_loss) for e in collect(cfg.with_updates({"data.seed": 3}))[1].history]
-    assert a != c
+    assert flat(a) != pytest.approx(flat(c), rel=1e-3)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -210,3 +221,26 @@ def test_predict_points_matches_the_map():
     centre = session.predict_points(np.array([[0.0, 0.0]]))
     grid = [e for e in events if isinstance(e, BoundaryUpdated)][-1].values
     assert math.isclose(float(centre[0]), float(grid[1, 1]), rel_tol=1e-5)
+
+
+def test_how_a_tensorflow_epoch_is_cut_into_chunks_never_changes_its_numbers():
+    # Long epochs are cut into compiled chunks (fewer when a chunk is slow, on a busy machine), so a
+    # stop request and progress are seen within a second; the loss must not depend on the cut.
+    pytest.importorskip("tensorflow")
+    cfg = load_preset("circle", {"train.backend": "tensorflow", "train.epochs": 3, "model.hidden": [6, 6]})
+
+    def history(batches_per_chunk: int | None) -> list[tuple[float, float, float | None]]:
+        session = Session(cfg)
+        session.prepare()
+        if batches_per_chunk is not None:
+            session.backend._chunks[cfg.train.batch_size] = batches_per_chunk
+        events: list = []
+        session.run(events.append)
+        return [(e.loss, e.val_loss, e.acc) for e in events if isinstance(e, EpochEnded)]
+
+    whole = history(None)
+    assert len(whole) == 3
+    # Equal to the last float32 bit or so (see test_seeded_runs_are_reproducible): a chunk counted
+    # twice or left out would be off by several percent.
+    assert flat(history(1)) == pytest.approx(flat(whole), rel=1e-6)
+    assert flat(history(4)) == pytest.approx(flat(whole), rel=1e-6)

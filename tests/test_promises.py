@@ -166,8 +166,11 @@ def test_a_second_ctrl_c_quits_at_once(backend, tmp_path):
             stdout=stdout, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
         try:
             deadline = time.monotonic() + 120
-            while not (tmp_path / "run" / "history.csv").exists() and time.monotonic() < deadline:
-                time.sleep(0.05)  # the run has started (the exporter wrote its header)
+            csv = tmp_path / "run" / "history.csv"
+            # Epoch 1 is done (a row under the header): a Ctrl-C before it ends the run at once, and
+            # on a busy machine the header alone came too early for a second Ctrl-C to find the run.
+            while not (csv.exists() and len(csv.read_text().splitlines()) >= 2) and time.monotonic() < deadline:
+                time.sleep(0.05)
             proc.send_signal(signal.SIGINT)
             first = read_until(proc.stderr, lambda line: "interrupted;" in line)
             proc.send_signal(signal.SIGINT)
