@@ -5,7 +5,9 @@
 Every measurement is a fresh interpreter (wall clock of the whole process, as
 ``time`` shows it), interleaved and best-of-N, because the machine is noisy:
 
-* ``python -c "import tensorflow"`` / ``import torch``: the floor no run can go under;
+* ``python -c "import tensorflow"`` / ``import torch``: the bare import, the reference of the target;
+* the same import ended with ``os._exit`` (no teardown of the framework, as a finished headless run
+  ends): the floor for the run's own work, printed beside it;
 * ``python -m tui_trainer --preset circle --no-ui --backend B``: the textbook run, 100 epochs,
   lines, summary and map (stdout to /dev/null);
 * ``--help``, ``--list-presets``, ``--show-config`` and a bad ``--set``: answers that need no framework,
@@ -55,6 +57,9 @@ def main() -> int:
     cmds: dict[str, list[str]] = {"bare python": [PY, "-c", "pass"], "import msgspec": [PY, "-c", "import msgspec"]}
     for b in backends:
         cmds[f"import {b}"] = [PY, "-c", f"import {b}"]
+        # The import alone, the process then ended without Python's teardown of the framework,
+        # as a finished headless run ends: the floor for the run's own work.
+        cmds[f"import {b}, no teardown"] = [PY, "-c", f"import os, {b}; os._exit(0)"]
         cmds[f"whole run {b}"] = [PY, "-m", "tui_trainer", "--preset", "circle", "--no-ui", "--backend", b]
     for name, extra in CHEAP.items():
         cmds[name] = [PY, "-m", "tui_trainer", *extra]
@@ -72,6 +77,9 @@ def main() -> int:
         ok &= passed
         print(f"{b:<11} whole run {whole:5.2f} s   bare import {bare:5.2f} s   overhead {over:+5.2f} s "
               f"({whole / bare:4.2f}x the import)   target <= +{IMPORT_TARGET} s   {'PASS' if passed else 'MISS'}")
+        floor = best[f"import {b}, no teardown"]
+        print(f"{'':<11} (the import then os._exit {floor:5.2f} s: the run's own work {whole - floor:+5.2f} s, "
+              f"the framework's teardown {bare - floor:+5.2f} s)")
     bare = best["bare python"]
     print(f"{'bare python':<22}{bare:5.3f} s   {'import msgspec':<15}{best['import msgspec']:5.3f} s (references)")
     for name in CHEAP:

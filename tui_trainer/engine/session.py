@@ -107,6 +107,25 @@ class Session:
             class_names=ds.class_names, notes=ds.notes,
         )
 
+    # -- the built parts, typed: each exists once ``prepare`` has run ---------------------------
+    @property
+    def _model(self) -> Backend:
+        if self.backend is None:
+            raise RuntimeError("Session.prepare() builds the model first")
+        return self.backend
+
+    @property
+    def _head(self) -> Head:
+        if self.head is None:
+            raise RuntimeError("Session.prepare() decides the head first")
+        return self.head
+
+    @property
+    def _data(self) -> Dataset:
+        if self.dataset is None:
+            raise RuntimeError("Session.prepare() or load_data() loads the data first")
+        return self.dataset
+
     # -- what a face may ask ------------------------------------------------------------------
     def load_data(self) -> Dataset:
         """The run's data, loaded from the config the first time (a face may load it early, to draw it)."""
@@ -126,26 +145,26 @@ class Session:
     # -- predictions -----------------------------------------------------------------------
     def predict_raw(self, x: np.ndarray) -> np.ndarray:
         with self._lock:
-            return self.backend.predict(x)
+            return self._model.predict(x)
 
     def decision(self, raw: np.ndarray) -> np.ndarray:
-        return metrics.decision_values(raw, self.head.output_activation, self.head.task)
+        return metrics.decision_values(raw, self._head.output_activation, self._head.task)
 
     def predict_points(self, points: np.ndarray) -> np.ndarray:
         """Outputs for raw (x1, x2) points: decision values, regression values or class scores."""
-        ds = self.dataset
+        ds = self._data
         raw = self.predict_raw(expand_features(np.asarray(points, np.float64), ds.features))
-        return raw if self.head.task == "multiclass" else self.decision(raw)
+        return raw if self._head.task == "multiclass" else self.decision(raw)
 
     def boundary(self, rows: int, cols: int, epoch: int | None = None) -> BoundaryUpdated | None:
         """The output map over a ``rows`` x ``cols`` grid, labelled ``epoch`` (default: the last one)."""
-        if not self.dataset.is_2d or self.head.task == "multiclass":
+        if not self._data.is_2d or self._head.task == "multiclass":
             return None
-        extent = self.dataset.extent
+        extent = self._data.extent
         with self._lock:  # the weights and the epoch they belong to, read together
             epoch = self.last_epoch() if epoch is None else epoch
             values = self.predict_points(grid_points(rows, cols, extent)).reshape(rows, cols)
-        return BoundaryUpdated(epoch=epoch, values=values.astype(np.float32), extent=extent, axes=self.dataset.axes)
+        return BoundaryUpdated(epoch=epoch, values=values.astype(np.float32), extent=extent, axes=self._data.axes)
 
     def network(self, shape: tuple[int, int], epoch: int | None = None,
                 map_shape: tuple[int, int] | None = None) -> tuple[NetworkUpdated, BoundaryUpdated | None]:
@@ -155,25 +174,25 @@ class Session:
         """
         with self._lock:
             epoch = self.last_epoch() if epoch is None else epoch
-            net, raw = snapshot(self.backend, self.specs, self.dataset, shape, epoch)
+            net, raw = snapshot(self._model, self.specs, self._data, shape, epoch)
         boundary = None
         if map_shape is not None:
-            if raw is not None and tuple(map_shape) == tuple(shape) and self.head.task != "multiclass":
+            if raw is not None and tuple(map_shape) == tuple(shape) and self._head.task != "multiclass":
                 values = self.decision(raw).reshape(shape).astype(np.float32)
-                boundary = BoundaryUpdated(epoch=epoch, values=values, extent=self.dataset.extent,
-                                           axes=self.dataset.axes)
+                boundary = BoundaryUpdated(epoch=epoch, values=values, extent=self._data.extent,
+                                           axes=self._data.axes)
             else:
                 boundary = self.boundary(map_shape[0], map_shape[1], epoch)
         return net, boundary
 
     def save(self, directory: Path) -> Path:
         with self._lock:
-            return self.backend.save(Path(directory) / "model")
+            return self._model.save(Path(directory) / "model")
 
     # -- the loop --------------------------------------------------------------------------
     def _epoch_metrics(self, val_out: np.ndarray) -> tuple[float | None, float | None]:
         """Validation accuracy (classification) or MAE (regression), in numpy."""
-        ds, head = self.dataset, self.head
+        ds, head = self._data, self._head
         if head.task == "regression":
             return None, metrics.mae(val_out, ds.y_val)
         if head.task == "multiclass":
@@ -204,7 +223,7 @@ class Session:
             callback.on_run_start(loop)
         # Timed from here: the untrained model's map (and a framework's first trace of it) is not training.
         t0 = time.perf_counter()
-        progress = EpochProgressReporter(emit, epochs, len(self.dataset.x_train), self.config.train.batch_size)
+        progress = EpochProgressReporter(emit, epochs, len(self._data.x_train), self.config.train.batch_size)
         reason = "completed"
         for epoch in range(1, epochs + 1):
             ended = self._epoch(epoch, rng, control, progress, loop) if control.checkpoint() else None
@@ -231,15 +250,15 @@ class Session:
         """Train and validate one epoch; None when the run was stopped inside it (the partial epoch is dropped)."""
         e0 = time.perf_counter()
         progress.start(epoch)
-        order = rng.permutation(len(self.dataset.x_train))
+        order = rng.permutation(len(self._data.x_train))
         with self._lock:
-            stats = self.backend.train_epoch(order, self.config.train.batch_size, control.should_stop,
+            stats = self._model.train_epoch(order, self.config.train.batch_size, control.should_stop,
                                              progress=progress if progress.enabled else None)
             if stats.stopped:
                 return None
-            val_loss, val_out = self.backend.evaluate()
+            val_loss, val_out = self._model.evaluate()
             val_acc, val_mae = self._epoch_metrics(val_out)
-            regression = self.head.task == "regression"
+            regression = self._head.task == "regression"
             last = EpochEnded(
                 epoch=epoch, epochs=loop.epochs, loss=stats.loss,
                 acc=None if regression else stats.metric,
