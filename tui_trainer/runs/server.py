@@ -47,9 +47,10 @@ from tui_trainer.runs.export import event_line
 SOCKET_NAME = "control.sock"
 #: Lines a viewer may fall behind before it is dropped.
 MAX_QUEUE = 20_000
-#: Longest an epoch line waits for the ones after it before it is sent (seconds): a viewer draws
-#: at most ten times a second, and one write per epoch would cost a fast run a thread switch each.
-SEND_INTERVAL = 0.05
+#: Longest an epoch line waits for the ones after it before it is sent (seconds): one write per
+#: epoch would cost a fast run a thread switch each.  Kept short: bursts of many epochs at once
+#: kept the app's event loop busy long enough to delay a key by 30-60 ms at 0.05 (bench_app.py).
+SEND_INTERVAL = 0.01
 
 
 def socket_path(folder: Path) -> Path:
@@ -67,7 +68,7 @@ class _Viewer:
 
     Lines marked not urgent (epochs, progress) wait up to ``SEND_INTERVAL`` for
     the lines after them, so a fast run's hundreds of epochs a second go out as
-    about twenty writes; anything urgent (a reply, a pause, a map, the run's
+    about a hundred writes; anything urgent (a reply, a pause, a map, the run's
     end) goes out at once with whatever waited before it.
     """
 
