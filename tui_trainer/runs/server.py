@@ -48,9 +48,9 @@ SOCKET_NAME = "control.sock"
 #: Lines a viewer may fall behind before it is dropped.
 MAX_QUEUE = 20_000
 #: Longest an epoch line waits for the ones after it before it is sent (seconds): one write per
-#: epoch would cost a fast run a thread switch each.  Kept short: bursts of many epochs at once
-#: kept the app's event loop busy long enough to delay a key by 30-60 ms at 0.05 (bench_app.py).
-SEND_INTERVAL = 0.01
+#: epoch would cost a fast run a thread switch each.  Kept short: at 0.05 the bursts of epochs
+#: delayed the app's keys by 30-60 ms (bench_app.py); at 0.01 the worker paid more wake-ups.
+SEND_INTERVAL = 0.02
 
 
 def socket_path(folder: Path) -> Path:
@@ -68,7 +68,7 @@ class _Viewer:
 
     Lines marked not urgent (epochs, progress) wait up to ``SEND_INTERVAL`` for
     the lines after them, so a fast run's hundreds of epochs a second go out as
-    about a hundred writes; anything urgent (a reply, a pause, a map, the run's
+    about fifty writes; anything urgent (a reply, a pause, a map, the run's
     end) goes out at once with whatever waited before it.
     """
 
@@ -78,7 +78,7 @@ class _Viewer:
         self._pending: list[bytes] = []
         self._cond = threading.Condition(threading.Lock())
         self._urgent = False
-        self._since = 0.0  # when the oldest pending line came
+        self._asleep = False  # the sender waits without a clock (nothing came since its last look)
         self._busy = False  # a write is under way
         self.closed = False
         #: The map size this viewer draws (for runs that make maps for their viewers).
@@ -97,9 +97,8 @@ class _Viewer:
                 if urgent:
                     self._urgent = True
                     self._cond.notify()
-                elif len(self._pending) == 1:
-                    self._since = time.monotonic()
-                    self._cond.notify()
+                elif self._asleep:
+                    self._cond.notify()  # the sender waits for nothing in particular: start its clock
         if overflow:
             self.close()
 
@@ -111,15 +110,19 @@ class _Viewer:
                 self._cond.notify()
 
     def _send_loop(self) -> None:
+        """While lines stream, wakes once a ``SEND_INTERVAL`` and sends what came (no wake-up per
+        line: the training thread only appends); asleep when a tick finds nothing."""
+        tick = False  # the last wake-up sent something: look again one interval later
         while True:
             with self._cond:
+                if tick and not self._urgent and not self.closed:
+                    self._cond.wait(SEND_INTERVAL)
                 while not self._pending and not self.closed:
+                    self._asleep = True
                     self._cond.wait()
-                while not self._urgent and not self.closed:
-                    left = self._since + SEND_INTERVAL - time.monotonic()
-                    if left <= 0:
-                        break
-                    self._cond.wait(left)
+                    self._asleep = False
+                    if not self._urgent and not self.closed:
+                        self._cond.wait(SEND_INTERVAL)  # a first line that may wait: let others join it
                 if self.closed:
                     break
                 chunks, self._pending, self._urgent = self._pending, [], False
@@ -130,6 +133,7 @@ class _Viewer:
                 break
             finally:
                 self._busy = False
+            tick = True
         self.close()
 
     def _read_loop(self) -> None:
