@@ -55,11 +55,17 @@ def test_every_described_field_has_its_row_label_and_words() -> None:
                 good = box.value
                 box.value = BAD[FIELDS[key].kind]
                 expected = cli_reason(key, float(box.value) if FIELDS[key].kind == "int" else box.value)
-                error = rows[key].query_one(ErrorText)
-                await wait_for(pilot, lambda error=error: error.reason is not None, what=f"{key} marked")
-                assert error.reason == expected and box.has_class("-bad"), key
+                # A row's ErrorText is made when it first has a reason to show (fewer widgets on the first frame).
+                row = rows[key]
+
+                def reason(row: FieldRow = row) -> str | None:
+                    found = row.query(ErrorText)
+                    return found.first().reason if found else None
+
+                await wait_for(pilot, lambda: reason() is not None, what=f"{key} marked")
+                assert reason() == expected and box.has_class("-bad"), key
                 box.value = good
-                await wait_for(pilot, lambda error=error: error.reason is None, what=f"{key} cleared")
+                await wait_for(pilot, lambda: reason() is None, what=f"{key} cleared")
                 assert not box.has_class("-bad"), key
             assert app.check.ok
 
