@@ -145,7 +145,7 @@ def launch_sweep(request: SweepRequest, cfg: Config, preset_name: str | None, ru
     preset = folder / f"{re.sub(r'[^A-Za-z0-9_-]+', '-', label).strip('-') or 'form'}.toml"  # names the runs
     preset.write_text(presets.dumps(cfg), encoding="utf-8")
     log = folder / "sweep.log"
-    from tui_trainer.app.sweep_reader import without_password
+    from tui_trainer.runs.sweep import without_password
 
     url, password = without_password(storage)
     command = sweep_command(request, preset, runs_dir, None if storage == default_storage else url)

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from tui_trainer.runs.comparison import RunTail
 from tui_trainer.runs.sweep import StorageRef, open_storage, params_text, read_sweep, study_names
@@ -108,22 +107,6 @@ def masked(storage: str, text: str | None = None) -> str:
 
         return mask_url(storage if text is None else text)
     return ref.masked if text is None else ref.scrub(text)
-
-
-def without_password(storage: str) -> tuple[str, str]:
-    """A database URL without its password, and the password (``("", "")`` parts stay as they are)."""
-    if "://" not in storage:
-        return storage, ""
-    parts = urlsplit(storage)
-    try:
-        password = parts.password
-    except ValueError:
-        return storage, ""
-    if not password:
-        return storage, ""
-    user, _, host = parts.netloc.rpartition("@")
-    bare = urlunsplit(parts._replace(netloc=f"{user.split(':', 1)[0]}@{host}"))
-    return bare, unquote(password)
 
 
 #: Seconds the view waits for a database server before saying it can't be reached (the app's quit

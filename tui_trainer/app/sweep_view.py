@@ -43,11 +43,10 @@ from tui_trainer.app.sweep_reader import (
     default_storage,
     masked,
     resolve,
-    without_password,
 )
 from tui_trainer.core.errors import UserError
 from tui_trainer.runs.store import runs_root
-from tui_trainer.runs.sweep import PASSWORD_ENV
+from tui_trainer.runs.sweep import PASSWORD_ENV, without_password
 
 if TYPE_CHECKING:  # the dialog (and its TextArea) is imported when it is first opened
     from tui_trainer.app.sweep_dialog import SweepLaunch, SweepRequest

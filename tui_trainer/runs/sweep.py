@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from tui_trainer.core import config as cfgmod
 from tui_trainer.core.config import Config
@@ -589,6 +589,25 @@ def _with_password(url: str, password: str) -> str:
                                        f"{PASSWORD_ENV} or --storage-password-file")
     user, _, host = netloc.rpartition("@")
     return f"{scheme}://{user}:{quote(password, safe='')}@{host}{slash}{path}"
+
+
+def without_password(storage: str) -> tuple[str, str]:
+    """A database URL without its password, and the password: ``_with_password``'s inverse.
+
+    A journal path, or a URL without a password, comes back as it is with ``""``.
+    """
+    if "://" not in storage:
+        return storage, ""
+    parts = urlsplit(storage)
+    try:
+        password = parts.password
+    except ValueError:
+        return storage, ""
+    if not password:
+        return storage, ""
+    user, _, host = parts.netloc.rpartition("@")
+    bare = urlunsplit(parts._replace(netloc=f"{user.split(':', 1)[0]}@{host}"))
+    return bare, unquote(password)
 
 
 def open_storage(ref: StorageRef, heartbeat: int | None = None, retries: int = 1) -> Any:
