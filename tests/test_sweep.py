@@ -252,6 +252,23 @@ def test_a_killed_worker_fails_its_trial_and_the_sweep_completes(tmp_path):
 
 
 @pytest.mark.framework
+def test_a_retry_queued_when_enough_trials_count_still_gets_a_worker(tmp_path):
+    # The race CI met: a worker dies while the other has already started the last trial, so the dead
+    # trial's retry waits in a study whose counted trials (done, running, waiting) reach --trials.
+    # The worker started again for it must take it, not see "enough trials" and leave.
+    args = _sweep("--epochs", "5", "--study", "retry", "--pruner", "none")
+    assert run_cli(*args, "--trials", "2", env=_env(tmp_path)).returncode == 0
+    study = _study(tmp_path, "retry")
+    study.enqueue_trial({"train.learning_rate": 0.05})
+    r = run_cli(*args, "--trials", "3", env=_env(tmp_path))
+    assert r.returncode == 0, r.stderr
+    trials = _study(tmp_path, "retry").get_trials(deepcopy=False)
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3
+    assert trials[2].params == {"train.learning_rate": 0.05}
+    assert any(line.startswith("trial   2  COMPLETE") for line in _trial_lines(r.stdout))
+
+
+@pytest.mark.framework
 def test_ctrl_c_stops_every_worker_and_the_same_study_goes_on(tmp_path):
     args = _sweep("--epochs", "2000", "--trials", "3", "--jobs", "2", "--study", "stop", "--pruner", "none")
     proc = subprocess.Popen([sys.executable, "-m", "tui_trainer", *args], stdout=subprocess.PIPE,

@@ -738,6 +738,13 @@ def counted(study: Any, *, before: int | None = None) -> int:
     return sum(1 for t in trials if before is None or t.number < before)
 
 
+def waiting(study: Any) -> int:
+    """Trials queued and not yet taken by a worker (Optuna's retries of failed trials, enqueued trials)."""
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+
+
 def reap_dead(study: Any, retries: int) -> list[int]:
     """This host's running trials whose worker process is gone: failed, and retried, as Optuna does for
     a stale heartbeat (journal files have no heartbeat; a process here can still be asked if it lives)."""
@@ -831,7 +838,9 @@ def run_worker(plan: SweepPlan, ref: StorageRef, stop: threading.Event | None = 
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    if counted(study) >= plan.trials:
+    if counted(study) >= plan.trials and not waiting(study):
+        # Enough trials are running or done.  A waiting one (a dead trial's retry) still needs a worker,
+        # although it counts: this may be the worker started again for it.
         return result
     stride = study.user_attrs.get("report_every", 1)
     every = stride if isinstance(stride, int) and stride >= 1 else 1
