@@ -85,3 +85,14 @@ def test_bad_data_file_imports_no_framework(tmp_path):
                                   "--set", "data.columns=[a,b]"])
     assert code == 2 and "points.csv" in err
     assert loaded == []
+
+
+def test_the_apps_first_frame_imports_neither_numpy_nor_plotext_nor_optuna():
+    # What the app imports before its first frame (issue 14: < 0.5 s): numpy (~35 ms), plotext (~25 ms) and
+    # Optuna come after it, with the data's preview, the loss plot and the sweep view.
+    code = ("import sys\nimport tui_trainer.cli, tui_trainer.app\n"
+            "print(sorted(m for m in ('numpy', 'plotext', 'textual_plotext', 'optuna', 'tui_trainer.runs.sweep', "
+            "'tensorflow', 'torch') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import numpy as np
 from rich.console import Group, RenderableType
 from rich.segment import Segment
 from rich.style import Style
@@ -34,6 +34,9 @@ from tui_trainer.core.events import ClassReport
 from tui_trainer.core.mapview import MapPoints
 from tui_trainer.core.textsafe import printable
 from tui_trainer.data.datasets import Dataset
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the app's first frame doesn't wait for it
+    import numpy as np
 
 #: Shades from dark to light for images drawn without colour.
 IMAGE_SHADES = " .:-=+*#%@"
@@ -66,6 +69,8 @@ def map_points(dataset: Dataset) -> list[MapPoints]:
 
     The same list for the same dataset, so the map can tell the points haven't changed.
     """
+    import numpy as np
+
     if not dataset.is_2d:
         return []
     cached = _POINTS.get(id(dataset))
@@ -83,6 +88,8 @@ def map_points(dataset: Dataset) -> list[MapPoints]:
 def cell_steps(values: np.ndarray, regression: bool, lo: float | None = None,
                hi: float | None = None) -> np.ndarray:
     """``mapview.value_step`` for a whole grid at once (same arithmetic, in float64)."""
+    import numpy as np
+
     if lo is None or hi is None:
         lo, hi = mapview.value_range(values, regression)
     finite = np.isfinite(values)
@@ -120,6 +127,8 @@ def map_segments(values: np.ndarray, points: list[MapPoints], regression: bool,
     steps in one pass, and runs of equal cells are found with numpy, so Python
     only loops over runs and points, not over cells.
     """
+    import numpy as np
+
     lo, hi = mapview.value_range(values, regression)
     if values.shape[0] % 2:
         values = np.vstack([values, values[-1:]])
@@ -195,6 +204,7 @@ class BoundaryMap(Widget):
         size: Size
 
     def __init__(self, **kwargs: object) -> None:
+
         super().__init__(**kwargs)
         self.values: np.ndarray | None = None
         self.points: list[MapPoints] = []
@@ -239,6 +249,8 @@ class BoundaryMap(Widget):
 
     def grid(self) -> np.ndarray:
         """The values on show (a neutral grid sized to the widget before any model)."""
+        import numpy as np
+
         if self.values is not None:
             return self.values
         return np.zeros(map_shape(self.size), dtype=np.float32)
@@ -274,12 +286,17 @@ class BoundaryMap(Widget):
         return strips
 
     def render_line(self, y: int) -> Strip:
+        if self.values is None and not self.points:
+            # Nothing to show yet (the first frame, before the data's preview): a plain panel, no numpy.
+            return Strip.blank(self.size.width, self.rich_style)
         strips = self._strips()
         return strips[y] if 0 <= y < len(strips) else Strip.blank(self.size.width, self.rich_style)
 
 
 def _downsample(img: np.ndarray, limit: int = 14) -> np.ndarray:
     """Block-average an (h, w) image so its larger side is at most ``limit``."""
+    import numpy as np
+
     h, w = img.shape
     f = max(1, int(np.ceil(max(h, w) / limit)))
     if f == 1:
@@ -290,6 +307,8 @@ def _downsample(img: np.ndarray, limit: int = 14) -> np.ndarray:
 
 def image_lines(sample: np.ndarray, plain: bool) -> list[Text]:
     """One image as text: half blocks in grey levels, or shade characters without colour."""
+    import numpy as np
+
     img = np.asarray(sample, dtype=np.float64)
     img = img.mean(axis=-1) if img.ndim == 3 else img
     img = _downsample(img)

@@ -29,7 +29,6 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, SelectionList
 from textual.widgets.selection_list import Selection
-from textual_plotext import PlotextPlot
 
 from tui_trainer.core.errors import UserError
 from tui_trainer.faces.compare import COLORS, clean, letters, metric_pairs, table
@@ -83,6 +82,9 @@ class CompareScreen(Screen[None]):
         self.drawn_curves = 0
 
     def compose(self) -> ComposeResult:
+        # plotext is imported when this view opens: the app's first frame doesn't wait for it (~25 ms).
+        from textual_plotext import PlotextPlot
+
         yield Label("", id="compare-title")
         with Horizontal(id="compare-body"):
             yield SelectionList[str](id="compare-runs")
@@ -92,6 +94,8 @@ class CompareScreen(Screen[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
+        from textual_plotext import PlotextPlot
+
         self.query_one("#compare-plot", PlotextPlot).theme = "clear"
         self.query_one("#compare-runs", SelectionList).border_title = "runs (space: pick)"
         self.refresh_runs()
@@ -164,6 +168,8 @@ class CompareScreen(Screen[None]):
         return [replace(c, label=name) for c, name in zip(curves, unique_names(curves), strict=True)]
 
     def redraw(self) -> None:
+        from textual_plotext import PlotextPlot
+
         self._dirty = False
         self.draws += 1
         curves = self.shown()

@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 from textual.message import Message
 
 from tui_trainer.core.events import (
@@ -27,6 +27,9 @@ from tui_trainer.core.events import (
 )
 from tui_trainer.core.hooks import Face
 from tui_trainer.data.datasets import Dataset
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the app's first frame doesn't wait for it
+    import numpy as np
 
 
 @dataclass

@@ -8,8 +8,8 @@ moment the form changes; once a run starts it shows what the framework built.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -27,6 +27,9 @@ from tui_trainer.core.errors import ConfigError
 from tui_trainer.core.events import ModelSummary
 from tui_trainer.core.layers import build_specs, count_params
 from tui_trainer.data.datasets import Dataset
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the app's first frame doesn't wait for it
+    pass
 
 #: Input shapes of the image datasets, known before their data is loaded.
 IMAGE_SHAPES = {"digits": (8, 8, 1), "mnist": (28, 28, 1)}
@@ -52,6 +55,8 @@ def planned_summary(cfg: Config, dataset: Dataset | None) -> ModelSummary | str:
 
 def parse_point(text: str) -> tuple[float, float] | str:
     """``x1, x2`` as two floats, or what is wrong with the text."""
+    import numpy as np
+
     parts = [p for p in text.replace(",", " ").split() if p]
     if len(parts) != 2:
         return "type two numbers, x1 and x2, like: 1.5, -2"

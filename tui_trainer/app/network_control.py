@@ -14,7 +14,8 @@ What it does:
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.widgets import Checkbox, Input
 
@@ -34,6 +35,9 @@ from tui_trainer.core.config import PLAYGROUND_DATASETS, Config
 from tui_trainer.core.events import NetworkUpdated
 from tui_trainer.data.datasets import PLAYGROUND_EXTENT
 from tui_trainer.engine import network
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the app's first frame doesn't wait for it
+    import numpy as np
 
 #: Width the weight images of image data are wrapped to, at least.
 MIN_IMAGE_WIDTH = 30
@@ -152,6 +156,8 @@ class NetworkViewMixin:
     # -- the big map shows the selected neuron ------------------------------------------------
     def neuron_map(self) -> tuple[np.ndarray, bool, str] | None:
         """(values, regression-style scale, title) for the selected neuron, or None (the output map)."""
+        import numpy as np
+
         where, columns = self.inspected, self._columns
         if where is None or not columns or where[0] >= len(columns):
             return None

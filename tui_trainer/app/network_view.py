@@ -27,8 +27,8 @@ the form.  All seven feature inputs are shown; the ones not in use are dim.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -50,6 +50,9 @@ from tui_trainer.core.events import NetworkUpdated, NeuronLayer
 from tui_trainer.core.layers import build_specs
 from tui_trainer.data.datasets import expand_features, grid_points
 from tui_trainer.engine import network
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the app's first frame doesn't wait for it
+    import numpy as np
 
 #: Map sizes tried, largest first: (columns, text rows); half blocks make each one square.
 MAP_SIZES = ((8, 4), (6, 3), (4, 2))
@@ -160,6 +163,8 @@ def input_grids(shape: tuple[int, int], extent: tuple[float, float, float, float
 
 def columns_from_event(event: NetworkUpdated, features: tuple[str, ...]) -> list[Column]:
     """The event's layers as columns; the inputs column always lists all seven features."""
+    import numpy as np
+
     layers = event.layers
     first = layers[0]
     shape = first.grids.shape[1:]
@@ -244,6 +249,8 @@ def _link_style(weight: float, scale: float, plain: bool, base: Style, bold: boo
 def draw_links(canvas: Canvas, layout: Layout, columns: list[Column], plain: bool,
                selected: tuple[int, int] | None) -> None:
     """Braille lines between neighbouring columns: colour = sign, shade and thickness = |weight|."""
+    import numpy as np
+
     scale = 1e-6
     for col in columns[1:]:
         if col.weights is not None and np.isfinite(col.weights).any():
@@ -544,6 +551,8 @@ class NetworkPanel(Vertical):
 def describe(columns: list[Column], where: tuple[int, int], point: tuple[float, float] | None,
              event: NetworkUpdated | None, features: tuple[str, ...]) -> Text:
     """What the inspector says about one neuron: kind, bias, incoming weights, value at the point."""
+    import numpy as np
+
     c, i = where
     col = columns[c]
     out = Text(no_wrap=False)

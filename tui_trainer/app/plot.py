@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Checkbox, Label
-from textual_plotext import PlotextPlot
+from textual.css.query import NoMatches
+from textual.widgets import Checkbox, Label, Static
 
 from tui_trainer.app.forms import Flag
 from tui_trainer.app.state import MAX_PLOT_POINTS, thin
@@ -81,13 +81,25 @@ class LossPlot(Vertical):
             yield Label("", id="plot-title")
             yield Flag("acc", id="plot-acc", tooltip="plot accuracy (MAE for regression)")
             yield Flag("log", id="plot-log", tooltip="logarithmic y axis")
+        # The plot itself comes right after the first frame: importing plotext would hold that up ~25 ms.
+        yield Static(self.placeholder, id="plot-waiting")
+
+    def on_mount(self) -> None:
+        self.app.call_after_refresh(self._mount_plot)
+
+    def _mount_plot(self) -> None:
+        from textual_plotext import PlotextPlot
+
+        if not self.is_attached:
+            return
         plot = PlotextPlot(id="plot")
         # No plotext background: the widget's own shows through, and the ANSI text Textual has
         # to parse on every redraw is a third as long.
         plot.theme = "clear"
-        yield plot
-
-    def on_mount(self) -> None:
+        waiting = self.query_one("#plot-waiting")
+        self.mount(plot, after=waiting)
+        waiting.remove()
+        self._dirty = True
         self.redraw()
 
     @property
@@ -137,9 +149,14 @@ class LossPlot(Vertical):
         """Rebuild the figure if anything changed since the last time."""
         if not self._dirty:
             return
+        from textual_plotext import PlotextPlot
+
+        try:
+            widget = self.query_one("#plot", PlotextPlot)
+        except NoMatches:
+            return  # not mounted yet (the first frame): drawn once it is
         self._dirty = False
         self.draws += 1
-        widget = self.query_one("#plot", PlotextPlot)
         plt = widget.plt
         plt.clear_data()
         plt.clear_figure()

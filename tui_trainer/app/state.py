@@ -12,8 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from tui_trainer.core.config import Config
 from tui_trainer.core.control import RunControl
@@ -30,6 +29,9 @@ from tui_trainer.core.events import (
 )
 from tui_trainer.core.progress import RunProgress
 from tui_trainer.engine.session import Session
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the app's first frame doesn't wait for it
+    import numpy as np
 
 #: Most epochs a run's state keeps (a week-long run must not grow the viewer); see ``RunState.add_epoch``.
 MAX_EPOCHS = 20_000
@@ -210,6 +212,8 @@ class UiBudget:
 
 def thin(n: int, limit: int = MAX_PLOT_POINTS) -> np.ndarray:
     """Indices of at most ``limit`` evenly spread points of ``n``, first and last kept."""
+    import numpy as np
+
     if n <= limit:
         return np.arange(n)
     return np.unique(np.linspace(0, n - 1, limit).round().astype(int))

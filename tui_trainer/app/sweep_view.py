@@ -18,7 +18,6 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -30,7 +29,6 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
-from textual_plotext import PlotextPlot
 
 from tui_trainer.app.safe import Literal, literal
 from tui_trainer.app.sweep_reader import (
@@ -40,16 +38,11 @@ from tui_trainer.app.sweep_reader import (
     StudyMissing,
     SweepReader,
     TrialRow,
-    default_storage,
     masked,
     resolve,
 )
 from tui_trainer.core.errors import UserError
-from tui_trainer.runs.store import runs_root
 from tui_trainer.runs.sweep import PASSWORD_ENV, without_password
-
-if TYPE_CHECKING:  # the dialog (and its TextArea) is imported when it is first opened
-    from tui_trainer.app.sweep_dialog import SweepLaunch, SweepRequest
 
 #: Seconds between two looks at the storage (the view never looks more often).
 POLL_SECONDS = 1.0
@@ -229,6 +222,9 @@ class SweepScreen(Screen[Path | None]):
         self.draws = 0
 
     def compose(self) -> ComposeResult:
+        # plotext is imported when this view opens: the app's first frame doesn't wait for it (~25 ms).
+        from textual_plotext import PlotextPlot
+
         yield Label("", id="sweep-title")
         yield DataTable(id="sweep-trials", cursor_type="row", zebra_stripes=True)
         yield Label("", id="sweep-best")
@@ -237,6 +233,8 @@ class SweepScreen(Screen[Path | None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
+        from textual_plotext import PlotextPlot
+
         self.query_one("#sweep-plot", PlotextPlot).theme = "clear"
         table = self.query_one("#sweep-trials", DataTable)
         self._rebuild(table)
@@ -401,6 +399,8 @@ class SweepScreen(Screen[Path | None]):
 
     # -- drawing ------------------------------------------------------------------------------------
     def _draw_chart(self) -> None:
+        from textual_plotext import PlotextPlot
+
         self.draws += 1
         plain = bool(os.environ.get("NO_COLOR"))
         widget = self.query_one("#sweep-plot", PlotextPlot)
@@ -536,62 +536,3 @@ class SweepScreen(Screen[Path | None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
-
-
-class SweepMixin:
-    """What ``TrainerApp`` gets for sweeps: the view (f12) and starting one from the form (``n`` there)."""
-
-    #: The sweep this app started last (its process goes on if the app quits).
-    sweep_launch: SweepLaunch | None = None
-    _sweep_study: str | None = None
-    _sweep_storage: str | None = None
-
-    def _default_sweep_storage(self) -> str:
-        return default_storage(self.controller.runs_dir)  # type: ignore[attr-defined]
-
-    def action_sweep(self) -> None:
-        if isinstance(self.screen, SweepScreen):  # type: ignore[attr-defined]
-            return
-        screen = SweepScreen(self._sweep_storage or self._default_sweep_storage(), self._sweep_study)
-
-        async def closed(folder: Path | None) -> None:
-            self._sweep_study, self._sweep_storage = screen.study, screen.storage
-            if folder is not None:
-                await self._open_chosen(folder)  # type: ignore[attr-defined]
-
-        self.push_screen(screen, closed)  # type: ignore[attr-defined]
-
-    def action_new_sweep(self) -> None:
-        """The dialog, then the sweep in a process of its own; the view follows its study."""
-        from tui_trainer.app.sweep_dialog import SweepDialog, launch_sweep
-
-        check = self._validate()  # type: ignore[attr-defined]
-        if not check.ok:
-            self.notify("Fix the form's marked fields first: a sweep starts from the form's config.",  # type: ignore[attr-defined]
-                        severity="error")
-            return
-        launch = self.sweep_launch
-        if launch is not None and launch.process.poll() is None:
-            self.notify(f"Sweep {launch.study} is still running (its log: {launch.log}).",  # type: ignore[attr-defined]
-                        severity="warning")
-            return
-        view = self.screen if isinstance(self.screen, SweepScreen) else None  # type: ignore[attr-defined]
-        storage = view.storage if view is not None else self._sweep_storage or self._default_sweep_storage()
-        cfg = check.config
-        preset = self.preset_name  # type: ignore[attr-defined]
-
-        def chosen(request: SweepRequest | None) -> None:
-            if request is None:
-                return
-            runs = runs_root(self.controller.runs_dir)  # type: ignore[attr-defined]
-            try:
-                self.sweep_launch = launch_sweep(request, cfg, preset, runs, storage, self._default_sweep_storage())
-            except OSError as exc:
-                self.notify(f"Can't start the sweep: {exc}", severity="error")  # type: ignore[attr-defined]
-                return
-            self._sweep_study, self._sweep_storage = request.study, storage
-            if isinstance(self.screen, SweepScreen):  # type: ignore[attr-defined]
-                self.screen.follow(request.study, storage)  # type: ignore[attr-defined]
-                self.screen.show_status("")  # type: ignore[attr-defined]
-
-        self.push_screen(SweepDialog(cfg, preset, storage), chosen)  # type: ignore[attr-defined]

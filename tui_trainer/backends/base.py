@@ -11,12 +11,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Protocol
 
 from tui_trainer.core.events import LayerSummary, ModelSummary
 from tui_trainer.core.layers import LayerSpec
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the app's first frame doesn't wait for it
+    import numpy as np
 
 #: Samples per compiled chunk of batches: stop requests are seen at least this often.
 CHUNK_SAMPLES = 4096
@@ -144,6 +145,8 @@ def summary_from_specs(specs: list[LayerSpec], backend: str, device: str, params
 
 def binary_targets(y: np.ndarray, head: Head) -> np.ndarray:
     """Targets in the loss's own terms: ±1 for MSE, 0/1 for binary cross-entropy."""
+    import numpy as np
+
     if head.task == "binary" and head.loss == "binary_crossentropy":
         return ((np.asarray(y) + 1.0) / 2.0).astype(np.float32)
     return np.asarray(y)

@@ -10,9 +10,11 @@ import math
 import time
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: the app's first frame doesn't wait for it
+    import numpy as np
+
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,8 @@ def _round(value: float, key: str | None) -> float | None:
 
 
 def _jsonable(value: Any, key: str | None = None) -> Any:
+    import numpy as np
+
     if isinstance(value, bool):
         return value
     if isinstance(value, float):
@@ -278,6 +282,8 @@ _EPOCH_KEYS = tuple(f.name for f in fields(EpochEnded) if f.name not in ("kind",
 def to_json_dict(event: Event) -> dict[str, Any]:
     """Plain JSON-ready data: NaN/inf become null, arrays become lists, floats are rounded
     (``JSON_DIGITS`` significant digits; seconds to 0.1 ms) and every event has its ``time``."""
+    import numpy as np
+
     # An event type without its own time (one added later) is stamped as it is written.
     head: dict[str, Any] = {"kind": event.kind, "time": timestamp(getattr(event, "time", None) or time.time())}
     if isinstance(event, EpochEnded):

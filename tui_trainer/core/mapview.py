@@ -15,10 +15,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import numpy as np
 from rich.style import Style
 from rich.text import Text
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the app's first frame doesn't wait for it
+    import numpy as np
 
 ORANGE = (0xF5, 0x93, 0x22)
 GREY = (0xE8, 0xEA, 0xEB)
@@ -59,6 +62,8 @@ def hex_colour(rgb: tuple[int, int, int]) -> str:
 
 
 def ascii_shade(value: float, lo: float = -1.0, hi: float = 1.0) -> str:
+    import numpy as np
+
     if not np.isfinite(value):
         return "?"
     t = (float(np.clip(value, lo, hi)) - lo) / (hi - lo)  # 0..1
@@ -81,6 +86,8 @@ class MapPoints:
 
 def value_range(values: np.ndarray, regression: bool) -> tuple[float, float]:
     """Classification maps are fixed to [-1, 1]; regression maps span their values symmetrically."""
+    import numpy as np
+
     if not regression:
         return -1.0, 1.0
     finite = values[np.isfinite(values)]
@@ -96,6 +103,8 @@ def cell_rows(values: np.ndarray) -> int:
 
 def pixel_pairs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The (top, bottom) pixel of every cell, as float64 (an odd last row is its own bottom)."""
+    import numpy as np
+
     v = np.asarray(values, dtype=np.float64)
     if v.shape[0] % 2:
         v = np.vstack([v, v[-1:]])
@@ -104,6 +113,8 @@ def pixel_pairs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def cell_values(values: np.ndarray) -> np.ndarray:
     """One value per cell, the mean of its two pixels: the ASCII shade and the background of a point."""
+    import numpy as np
+
     top, bottom = pixel_pairs(values)
     with np.errstate(invalid="ignore"):
         return (top + bottom) / 2
@@ -115,6 +126,8 @@ def discretize(values: np.ndarray, regression: bool) -> np.ndarray:
     Classes become exactly -1 or +1 (the boundary with no shading); a regression
     map keeps its range but in 5 bands, so its level lines show.
     """
+    import numpy as np
+
     if not regression:
         return np.where(np.isfinite(values), np.where(values >= 0, 1.0, -1.0), values).astype(values.dtype)
     lo, hi = value_range(values, regression)
@@ -142,6 +155,8 @@ def point_marks(points: list[MapPoints], rows: int, cols: int, regression: bool,
     The cells are found with numpy (the same arithmetic as ``_cell``, point by
     point), since the app draws the map several times a second.
     """
+    import numpy as np
+
     x_lo, x_hi, y_lo, y_hi = extent
     marks: dict[tuple[int, int], tuple[str, float]] = {}
     for group in sorted(points, key=lambda g: g.split == "val"):

@@ -14,12 +14,14 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from tui_trainer.core.config import FEATURES, PLAYGROUND_DATASETS, REGRESSION_DATASETS, Config
 from tui_trainer.core.errors import DataError
 from tui_trainer.data import playground
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the app's first frame doesn't wait for it
+    import numpy as np
 
 DOMAIN = (-6.0, 6.0)
 #: The map's square for playground data: x1 across, x2 up, both over DOMAIN.
@@ -73,6 +75,8 @@ class Dataset:
 
 def expand_features(points: np.ndarray, features: tuple[str, ...]) -> np.ndarray:
     """The playground's feature inputs computed from (x1, x2) points, as float32."""
+    import numpy as np
+
     x1 = points[:, 0]
     x2 = points[:, 1]
     table = {
@@ -97,6 +101,8 @@ def data_extent(points: np.ndarray, margin: float = MARGIN) -> tuple[float, floa
     magnitude), so points in 0..100 give the map -10..110, not -9.267..109.6.  A column
     with one value gets a range of 1 around it, so the map never has zero width.
     """
+    import numpy as np
+
     pts = np.asarray(points, dtype=np.float64)
     out: list[float] = []
     for axis in range(2):
@@ -117,6 +123,8 @@ def _round(value: float) -> float:
 
 def grid_points(rows: int, cols: int, extent: tuple[float, float, float, float] = PLAYGROUND_EXTENT) -> np.ndarray:
     """Cell-centre coordinates of a rows×cols grid; row 0 is the top (largest x2)."""
+    import numpy as np
+
     x_lo, x_hi, y_lo, y_hi = extent
     xs = x_lo + (np.arange(cols) + 0.5) * (x_hi - x_lo) / cols
     ys = y_hi - (np.arange(rows) + 0.5) * (y_hi - y_lo) / rows
@@ -131,24 +139,32 @@ class _SeededGlobalRNGs:
         self.seed = seed
 
     def __enter__(self) -> None:
+        import numpy as np
+
         self._py = random.getstate()
         self._np = np.random.get_state()
         random.seed(self.seed)
         np.random.seed(self.seed)
 
     def __exit__(self, *exc: object) -> None:
+        import numpy as np
+
         random.setstate(self._py)
         np.random.set_state(self._np)
 
 
 def generate_points(dataset: str, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """All points of a playground dataset, before the split: (n, 2) and (n,)."""
+    import numpy as np
+
     with _SeededGlobalRNGs(seed):
         rows = np.asarray(playground.generate_data(dataset, noise), dtype=np.float64)
     return rows[:, :2], rows[:, 2]
 
 
 def load_playground(cfg: Config) -> Dataset:
+    import numpy as np
+
     d = cfg.data
     with _SeededGlobalRNGs(d.seed):
         rows = playground.generate_data(d.dataset, d.noise)

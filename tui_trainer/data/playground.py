@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import math
 import random
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: the app's first frame doesn't wait for it
+    import numpy as np
+
 
 NUM_SAMPLES_CLASSIFY = 500
 NUM_SAMPLES_REGRESS = 1200
@@ -158,6 +161,8 @@ def generate_data(dataset: str, noise: float = 0.0) -> list[list[float]]:
 
 def split_data(rows: list[list[float]], training_size: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shuffle with numpy's global RNG and split: ``(x_train, y_train (n, 1), x_val, y_val (m, 1))``."""
+    import numpy as np
+
     mat = np.array(rows)
     np.random.shuffle(mat)
     validation_size = 1.0 - training_size  # computed as plygdata does, so rounding matches too

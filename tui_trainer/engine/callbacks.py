@@ -18,14 +18,15 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from tui_trainer.core import metrics
 from tui_trainer.core.control import RunControl
 from tui_trainer.core.events import ClassReport, EpochEnded, Event
 from tui_trainer.core.progress import RunProgress, is_better
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the app's first frame doesn't wait for it
+    import numpy as np
 
 
 @dataclass
@@ -143,6 +144,8 @@ class ClassReporter(Callback):
     """Per-class accuracy and the confusion matrix of the final model, for multiclass data."""
 
     def on_run_end(self, loop: LoopState, reason: str) -> None:
+        import numpy as np
+
         session = loop.session
         if loop.val_out is None or session.head.task != "multiclass":
             return

@@ -25,8 +25,8 @@ carried instead, and drawn as small images.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 from rich.style import Style
 from rich.text import Text
 
@@ -37,6 +37,9 @@ from tui_trainer.core.config import FEATURE_LABELS
 from tui_trainer.core.events import NetworkUpdated, NeuronLayer
 from tui_trainer.core.layers import LayerSpec
 from tui_trainer.data.datasets import Dataset, expand_features, grid_points
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the app's first frame doesn't wait for it
+    import numpy as np
 
 #: First-dense-layer neurons whose incoming weights an image run carries.
 MAX_IMAGE_NEURONS = 16
@@ -60,6 +63,8 @@ def snapshot(backend: Backend, specs: list[LayerSpec], dataset: Dataset, shape: 
     The outputs come from the same forward pass, so a face that wants the
     output map too gets it for free when its grid has the same shape.
     """
+    import numpy as np
+
     names = layer_names(specs)
     weights = backend.weights()
     if dataset.is_2d:
@@ -106,6 +111,8 @@ def snapshot(backend: Backend, specs: list[LayerSpec], dataset: Dataset, shape: 
 # -- colour scales and small maps -------------------------------------------------------------
 def value_range(layer: NeuronLayer, grid: np.ndarray) -> tuple[float, float]:
     """The colour scale of one neuron's map (see the module docstring)."""
+    import numpy as np
+
     if layer.activation == "tanh":
         return -1.0, 1.0
     if layer.activation == "sigmoid":
@@ -117,6 +124,8 @@ def value_range(layer: NeuronLayer, grid: np.ndarray) -> tuple[float, float]:
 
 
 def weight_range(weights: np.ndarray) -> tuple[float, float]:
+    import numpy as np
+
     finite = weights[np.isfinite(weights)]
     m = max(float(np.max(np.abs(finite))) if finite.size else 1.0, 1e-6)
     return -m, m
@@ -124,6 +133,8 @@ def weight_range(weights: np.ndarray) -> tuple[float, float]:
 
 def resample(grid: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """Nearest cell-centre sampling of a (R, C) grid to (rows, cols): cheap, and exact when sizes agree."""
+    import numpy as np
+
     r_in, c_in = grid.shape
     if (r_in, c_in) == (rows, cols):
         return grid
@@ -134,6 +145,8 @@ def resample(grid: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 def steps(grid: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Palette steps (0 = orange end, middle = grey, last = blue) for a whole grid; NaN is grey."""
+    import numpy as np
+
     finite = np.isfinite(grid)
     clipped = np.clip(np.where(finite, grid, (lo + hi) / 2), lo, hi).astype(np.float64)
     out = np.rint((clipped - lo) / (hi - lo) * (mapview.STEPS - 1)).astype(np.int64)
@@ -151,6 +164,8 @@ def halfblock_rows(grid: np.ndarray, lo: float, hi: float) -> list[list[tuple[st
 
     Runs of equal cells are merged, so a row is a handful of (text, style) pieces.
     """
+    import numpy as np
+
     s = steps(grid, lo, hi)
     if s.shape[0] % 2:
         s = np.vstack([s, s[-1:]])
@@ -202,6 +217,8 @@ def forward_point(event: NetworkUpdated, features: np.ndarray) -> list[np.ndarra
     answer "what does this neuron say at (x1, x2)?" without waiting for the
     training thread.  Layer 0 is the input itself.
     """
+    import numpy as np
+
     h = np.asarray(features, np.float64).reshape(-1)
     outs = [h]
     for layer in event.layers[1:]:
@@ -213,6 +230,8 @@ def forward_point(event: NetworkUpdated, features: np.ndarray) -> list[np.ndarra
 
 
 def _activate(z: np.ndarray, name: str) -> np.ndarray:
+    import numpy as np
+
     if name == "tanh":
         return np.tanh(z)
     if name == "relu":
@@ -263,6 +282,8 @@ def neuron_tiles(layer: NeuronLayer, color: bool) -> list[Tile]:
 
 def image_tiles(event: NetworkUpdated, layer: NeuronLayer, color: bool, size: int = 14) -> list[Tile]:
     """Conv kernels (mean over input channels) or first-dense weights reshaped to the image, as tiles."""
+    import numpy as np
+
     tiles: list[Tile] = []
     w = layer.weights
     if w is None:  # a layer without weights (flatten, dropout) has nothing to picture
@@ -292,6 +313,8 @@ def image_tiles(event: NetworkUpdated, layer: NeuronLayer, color: bool, size: in
 
 def downsample(img: np.ndarray, limit: int) -> np.ndarray:
     """Block-average an (h, w) picture so its larger side is at most ``limit``."""
+    import numpy as np
+
     h, w = img.shape
     f = max(1, int(np.ceil(max(h, w) / limit)))
     if f == 1:
@@ -325,6 +348,8 @@ def tile_rows(tiles: list[Tile], width: int, gap: int = 2) -> list[Text]:
 
 def weight_lines(layer: NeuronLayer, sources: tuple[str, ...]) -> list[str]:
     """The incoming weights as a small matrix (rows: from, columns: to), or a summary when big."""
+    import numpy as np
+
     w = layer.weights
     if w is None:
         return []

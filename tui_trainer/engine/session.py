@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from tui_trainer.backends import Backend, Head, create_backend
 from tui_trainer.backends.base import BuildOptions, default_threads
@@ -38,6 +37,9 @@ from tui_trainer.core.layers import LayerSpec, build_specs, count_params
 from tui_trainer.data.datasets import Dataset, expand_features, grid_points, load_dataset
 from tui_trainer.engine.callbacks import Callback, LoopState, default_callbacks, first_stop
 from tui_trainer.engine.network import snapshot
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the app's first frame doesn't wait for it
+    import numpy as np
 
 Emit = Callable[[Event], None]
 
@@ -152,12 +154,16 @@ class Session:
 
     def predict_points(self, points: np.ndarray) -> np.ndarray:
         """Outputs for raw (x1, x2) points: decision values, regression values or class scores."""
+        import numpy as np
+
         ds = self._data
         raw = self.predict_raw(expand_features(np.asarray(points, np.float64), ds.features))
         return raw if self._head.task == "multiclass" else self.decision(raw)
 
     def boundary(self, rows: int, cols: int, epoch: int | None = None) -> BoundaryUpdated | None:
         """The output map over a ``rows`` x ``cols`` grid, labelled ``epoch`` (default: the last one)."""
+        import numpy as np
+
         if not self._data.is_2d or self._head.task == "multiclass":
             return None
         extent = self._data.extent
@@ -172,6 +178,8 @@ class Session:
 
         With equal shapes both come from one forward pass over the grid.
         """
+        import numpy as np
+
         with self._lock:
             epoch = self.last_epoch() if epoch is None else epoch
             net, raw = snapshot(self._model, self.specs, self._data, shape, epoch)
@@ -216,6 +224,8 @@ class Session:
 
     def _loop(self, emit: Emit, control: RunControl, result: RunResult) -> None:
         """Epochs until done or a callback says why not; the rules live in ``callbacks``."""
+        import numpy as np
+
         epochs, rng = self.config.train.epochs, np.random.default_rng(self.config.data.seed)
         callbacks = [*default_callbacks(self.config.train.patience), *self.callbacks]
         loop = LoopState(self, control, emit, epochs)

@@ -17,12 +17,13 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from tui_trainer.core.events import BoundaryUpdated, EpochEnded, Event
 from tui_trainer.runs.codec import from_json_dict, parse_line
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the app's first frame doesn't wait for it
+    import numpy as np
 
 #: Seconds a question to the run (a prediction, the map now) may take before the viewer gives up.
 ASK_TIMEOUT = 10.0
@@ -266,6 +267,8 @@ class RemoteSession:
         return from_json_dict(reply["network"]), (None if event is None else from_json_dict(event))
 
     def predict_points(self, points: np.ndarray) -> np.ndarray:
+        import numpy as np
+
         reply = self._ask({"cmd": "predict", "points": np.asarray(points, dtype=float).tolist()})
         return np.asarray(reply["values"], dtype=np.float64)
 
@@ -275,6 +278,8 @@ class RemoteSession:
         (The only raw question a viewer asks is the gallery's; the classes cross
         the socket, not the scores.)
         """
+        import numpy as np
+
         classes = np.asarray(self._ask({"cmd": "classes", "count": len(x)})["classes"], dtype=int)
         width = int(classes.max()) + 1 if classes.size else 1
         return np.eye(width)[classes]

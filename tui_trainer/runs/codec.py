@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import fields
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from tui_trainer.core.events import (
     BoundaryUpdated,
@@ -25,6 +23,9 @@ from tui_trainer.core.events import (
     RunFinished,
     RunStarted,
 )
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the app's first frame doesn't wait for it
+    import numpy as np
 
 
 def _num(value: Any) -> float:
@@ -43,10 +44,14 @@ def _pick(cls: type, data: dict[str, Any]) -> dict[str, Any]:
 
 def _array(rows: Any) -> np.ndarray:
     """Nested lists with null for NaN (the JSON form of a grid or weights) as a float32 array."""
+    import numpy as np
+
     return np.array(_nan(rows), dtype=np.float32)
 
 
 def _nan(value: Any) -> Any:
+    import numpy as np
+
     if value is None:
         return np.nan
     if isinstance(value, list):
@@ -83,6 +88,8 @@ def epoch_from(data: dict[str, Any]) -> EpochEnded:
 
 
 def from_json_dict(data: dict[str, Any]) -> Event | None:
+    import numpy as np
+
     kind = data.get("kind")
     if kind == "epoch_ended":
         return epoch_from(data)
