@@ -163,7 +163,6 @@ class TrainerApp(RemoteRuns, CompareMixin, SweepMixin, PlaygroundKeys, NetworkVi
     def __init__(self, config: Config, preset_name: str | None = None, *, threads: int | None = None,
                  clock: Clock = time.monotonic, show_timings: bool = True, process: bool = True,
                  attach: Path | None = None, runs_dir: str | None = None) -> None:
-
         super().__init__()
         self._init_remote(process, attach, runs_dir)
         self.initial_config = config

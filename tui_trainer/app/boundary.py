@@ -204,7 +204,6 @@ class BoundaryMap(Widget):
         size: Size
 
     def __init__(self, **kwargs: object) -> None:
-
         super().__init__(**kwargs)
         self.values: np.ndarray | None = None
         self.points: list[MapPoints] = []

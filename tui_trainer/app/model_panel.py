@@ -8,7 +8,6 @@ moment the form changes; once a run starts it shows what the framework built.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.table import Table
@@ -27,9 +26,6 @@ from tui_trainer.core.errors import ConfigError
 from tui_trainer.core.events import ModelSummary
 from tui_trainer.core.layers import build_specs, count_params
 from tui_trainer.data.datasets import Dataset
-
-if TYPE_CHECKING:  # numpy is imported where it is used: the app's first frame doesn't wait for it
-    pass
 
 #: Input shapes of the image datasets, known before their data is loaded.
 IMAGE_SHAPES = {"digits": (8, 8, 1), "mnist": (28, 28, 1)}
