@@ -260,41 +260,23 @@ class TorchBackend:
     def _train_epoch_fast(self, x_all: torch.Tensor, y_all: torch.Tensor, batch_size: int,
                           should_stop: Callable[[], bool], progress: Callable[[int], None] | None) -> EpochStats:
         step = self._fast
-        n = len(x_all)
-        losses: list[torch.Tensor] = []
-        outs: list[torch.Tensor] = []
-        done = 0
-
-        def loop() -> int:
-            count = 0
-            train_batch = step.train_batch
-            with torch.no_grad():  # once per epoch rather than once per batch
-                for lo in range(0, n, batch_size):
-                    if should_stop():
-                        break
-                    loss, out = train_batch(x_all[lo : lo + batch_size], y_all[lo : lo + batch_size])
-                    losses.append(loss)
-                    outs.append(out)
-                    count = min(lo + batch_size, n)
-                    if progress is not None:
-                        progress(count)
-            return count
-
+        assert step is not None
         if step.has_dropout:
             with torch.random.fork_rng(devices=[]):
                 torch.set_rng_state(self._rng_state)
-                done = loop()
+                outs, done = step.train_epoch(x_all, y_all, batch_size, should_stop, progress)
                 self._rng_state = torch.get_rng_state()
         else:
-            done = loop()
+            outs, done = step.train_epoch(x_all, y_all, batch_size, should_stop, progress)
         if done == 0:
             return EpochStats(0.0, 0.0, 0, stopped=True)
-        # One metric computation per epoch instead of a few tiny ops per batch.
+        # The loss and metric once per epoch, over every batch's outputs, instead of a few tiny ops per batch.
         with torch.no_grad():
-            sizes = torch.tensor([len(o) for o in outs], dtype=torch.float32, device=self.device)
-            loss_sum = float((torch.stack(losses) * sizes).sum())
-            metric_sum = float(self._metric_sum(torch.cat(outs), y_all[:done]))
-        return EpochStats(loss_sum / done, metric_sum / done, done, stopped=done < n)
+            out = outs[0] if len(outs) == 1 else torch.cat(outs)
+            y = y_all[:done]
+            loss_sum = float(self._loss(out, y)) * done
+            metric_sum = float(self._metric_sum(out, y))
+        return EpochStats(loss_sum / done, metric_sum / done, done, stopped=done < len(x_all))
 
     @torch.no_grad()
     def _outputs(self, x: torch.Tensor) -> torch.Tensor:
