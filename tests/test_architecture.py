@@ -19,7 +19,8 @@ from tests.conftest import REPO
 
 #: Modules whose job is to import a framework (they are loaded only when a run starts).
 FRAMEWORK_MODULES = ("tui_trainer.backends.tensorflow_backend", "tui_trainer.backends.torch_backend",
-                     "tui_trainer.backends.torch_dense", "tui_trainer.backends.torch_optimizers")
+                     "tui_trainer.backends.torch_dense", "tui_trainer.backends.torch_optimizers",
+                     "tui_trainer.backends.tf_dense")
 
 
 def layers() -> list[list[str]]:

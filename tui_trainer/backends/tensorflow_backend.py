@@ -3,6 +3,8 @@
 ``model.fit`` runs one Python step per batch; here a whole chunk of batches
 (an entire epoch for playground data) runs inside one ``tf.function``, which is
 what makes tiny networks train at framework speed rather than Python speed.
+Dense-only nets compute their gradients in closed form inside that loop
+(``tf_dense``); the others run their Keras layers under a ``GradientTape``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+from tui_trainer.backends import tf_dense  # noqa: E402
 
 _OPTIMIZERS = {
     "sgd": lambda lr: keras.optimizers.SGD(learning_rate=lr),
@@ -98,10 +102,26 @@ class TensorFlowBackend:
             self.model = keras.Model(inputs, x)
             self.optimizer = _OPTIMIZERS[opts.optimizer](opts.learning_rate)
             self.optimizer.build(self.model.trainable_variables)
+        self._dense = self._dense_graph(specs)
         self._build_functions()
         params = int(sum(int(np.prod(v.shape)) for v in self.model.weights))
         device = "GPU:0" if "GPU" in self._device else "CPU"
         return summary_from_specs(specs, self.name, device, params, input_shape)
+
+    def _dense_graph(self, specs: list[LayerSpec]) -> tf_dense.DenseGraph | None:
+        """The closed-form step for dense-only nets, on the Keras layers' variables; None for the others."""
+        if not tf_dense.supports([s.kind for s in specs]):
+            return None
+        dense = [(spec, layer) for spec, layer in zip(specs, self._layers, strict=True) if spec.kind == "dense"]
+        graph = tf_dense.DenseGraph(
+            [tf_dense.DenseVars(layer.kernel.value, layer.bias.value, spec.activation, spec.regularize)
+             for spec, layer in dense],
+            self.head, specs[0].kind == "flatten", self.opts.regularization, self.opts.reg_rate,
+            lambda y, out: tf.reduce_sum(self._per_sample_loss(y, out)))
+        # The optimizer is handed gradients in the model's own variable order: check it is the graph's.
+        if [id(v.value) for v in self.model.trainable_variables] != [id(v) for v in graph.variables]:
+            return None
+        return graph
 
     @staticmethod
     def _layer(spec: LayerSpec, name: str, seed: int) -> keras.layers.Layer:
@@ -165,6 +185,14 @@ class TensorFlowBackend:
         true = self._first_column(y) > label_cut
         return tf.cast(tf.equal(pred, true), tf.float32)
 
+    def _metric_sum(self, y, out):
+        """The batch's metric summed; for one binary output, compared as (n, 1) columns (no squeezes)."""
+        head = self.head
+        if head.metric == "sign" and out.shape[-1] == 1:
+            label_cut = 0.5 if head.loss == "binary_crossentropy" else 0.0
+            return tf.reduce_sum(tf.cast(tf.equal(out >= head.threshold, y > label_cut), tf.float32))
+        return tf.reduce_sum(self._per_sample_metric(y, out))
+
     def _penalty(self):
         if not self._penalized or self.opts.reg_rate <= 0:
             return tf.constant(0.0)
@@ -179,51 +207,76 @@ class TensorFlowBackend:
         model = self.model
         optimizer = self.optimizer
         variables = model.trainable_variables
-        if self.opts.optimizer == "sgd":
+        dense = self._dense
+        plain_sgd = self.opts.optimizer == "sgd"
+        # The closed-form step scales its gradients by the learning rate itself for plain SGD.
+        factor = self.opts.learning_rate if plain_sgd else 1.0
+        if plain_sgd:
             # Plain SGD is Keras's own update, ``var -= grad * lr`` (same ops, same float32 numbers),
             # without the optimizer's per-step bookkeeping (a step counter, learning-rate reads,
-            # identity ops): ~17 fewer ops per batch to trace and to run.
+            # identity ops): ~17 fewer ops per batch to trace and to run.  The closed-form step's
+            # gradients come already multiplied by lr.
             rate = tf.constant(self.opts.learning_rate, tf.float32)
             tf_variables = [v.value for v in variables]  # the tf.Variables under Keras's, as Keras updates them
 
             def apply(grads):
                 for grad, var in zip(grads, tf_variables, strict=True):
-                    var.assign_sub(grad * rate)
+                    var.assign_sub(grad if dense is not None else grad * rate)
         else:
             def apply(grads):
                 optimizer.apply_gradients(zip(grads, variables, strict=True))
 
         penalized = bool(self._penalized) and self.opts.reg_rate > 0
 
+        def tape_step(xb, yb):
+            with tf.GradientTape() as tape:
+                out = model(xb, training=True)
+                per_sample = self._per_sample_loss(yb, out)
+                if penalized:
+                    total = tf.reduce_mean(per_sample) + self._penalty()
+            if penalized:
+                grads = tape.gradient(total, variables)
+            else:
+                # The batch mean's gradient, 1/n for every sample, given straight to the tape:
+                # the same float32 1/n that ``reduce_mean``'s gradient divides out, without the
+                # ~25 dynamic-shape ops it builds for every batch of the loop.
+                share = 1.0 / tf.cast(tf.shape(per_sample)[0], tf.float32)
+                grads = tape.gradient(per_sample, variables, output_gradients=tf.fill(tf.shape(per_sample), share))
+            return out, per_sample, grads
+
         def train_loop(x, y, order, start, stop, batch_size):
+            """Batches start..stop of the epoch's order; returns the sums of their loss and metric."""
             n = tf.shape(order)[0]
 
-            def body(b, loss_sum, metric_sum):
+            def batch(b):
                 lo = b * batch_size
-                hi = tf.minimum(lo + batch_size, n)
-                idx = order[lo:hi]
-                xb = tf.gather(x, idx)
-                yb = tf.gather(y, idx)
-                with tf.GradientTape() as tape:
-                    out = model(xb, training=True)
-                    per_sample = self._per_sample_loss(yb, out)
-                    if penalized:
-                        total = tf.reduce_mean(per_sample) + self._penalty()
-                if penalized:
-                    grads = tape.gradient(total, variables)
-                else:
-                    # The batch mean's gradient, 1/n for every sample, given straight to the tape:
-                    # the same float32 1/n that ``reduce_mean``'s gradient divides out, without the
-                    # ~25 dynamic-shape ops it builds for every batch of the loop.
-                    share = 1.0 / tf.cast(tf.shape(per_sample)[0], tf.float32)
-                    grads = tape.gradient(per_sample, variables, output_gradients=tf.fill(tf.shape(per_sample), share))
+                # A gather over a range rather than ``order[lo:hi]``: no stack ops for the slice's bounds.
+                idx = tf.gather(order, tf.range(lo, tf.minimum(lo + batch_size, n)))
+                return tf.gather(x, idx), tf.gather(y, idx)
+
+            if dense is not None:
+                def dense_body(b, loss_sum, metric_sum):
+                    xb, yb = batch(b)
+                    out, grads, loss = dense.step(xb, yb, factor)
+                    apply(grads)
+                    return (b + 1, loss_sum + loss, metric_sum + self._metric_sum(yb, out))
+
+                _, loss_sum, metric_sum = tf.while_loop(
+                    lambda b, *_: b < stop, dense_body, (start, tf.constant(0.0), tf.constant(0.0)))
+                return loss_sum, metric_sum
+
+            def body(b, loss_sum, metric_sum):
+                xb, yb = batch(b)
+                out, per_sample, grads = tape_step(xb, yb)
                 apply(grads)
-                return (b + 1, loss_sum + tf.reduce_sum(per_sample),
-                        metric_sum + tf.reduce_sum(self._per_sample_metric(yb, out)))
+                return b + 1, loss_sum + tf.reduce_sum(per_sample), metric_sum + self._metric_sum(yb, out)
 
             _, loss_sum, metric_sum = tf.while_loop(
                 lambda b, *_: b < stop, body, (start, tf.constant(0.0), tf.constant(0.0)))
             return loss_sum, metric_sum
+
+        def infer(x):
+            return dense.forward(x) if dense is not None else model(x, training=False)
 
         # autograph=False: the loop is an explicit tf.while_loop, so tracing skips autograph's
         # source rewriting (~0.6 s of a playground run's first epoch).
@@ -238,13 +291,13 @@ class TensorFlowBackend:
         @tf.function(reduce_retracing=True, autograph=False)
         def train_epoch_and_evaluate(x, y, order, stop, batch_size, xv, yv):
             loss_sum, metric_sum = train_loop(x, y, order, tf.constant(0), stop, batch_size)
-            out = model(xv, training=False)
+            out = infer(xv)
             return tf.stack([loss_sum, metric_sum, tf.reduce_sum(self._per_sample_loss(yv, out))]), out
 
         # One trace for every batch size (validation, map grid, predict box), not one per shape.
         @tf.function(input_signature=[tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)], autograph=False)
         def forward(x):
-            return model(x, training=False)
+            return infer(x)
 
         @tf.function(reduce_retracing=True, autograph=False)
         def loss_sum(y, out):
@@ -252,7 +305,7 @@ class TensorFlowBackend:
 
         @tf.function(reduce_retracing=True, autograph=False)
         def evaluate_all(x, y):  # validation outputs and loss in one call per epoch
-            out = model(x, training=False)
+            out = infer(x)
             return tf.reduce_sum(self._per_sample_loss(y, out)), out
 
         self._evaluate_all = evaluate_all
