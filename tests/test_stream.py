@@ -46,6 +46,42 @@ def test_epoch_json_is_what_the_generic_encoding_gives(event: EpochEnded) -> Non
     assert json.dumps(fast, allow_nan=False) == json.dumps(generic_json(event), allow_nan=False)
 
 
+@pytest.mark.parametrize("event", [
+    EpochEnded(epoch=1, epochs=10, loss=0.693147180559, acc=0.5, val_loss=0.7, val_acc=0.4375, seconds=0.0123456),
+    EpochEnded(epoch=7, epochs=7, loss=math.nan, acc=None, val_loss=math.inf, val_acc=None, seconds=1e-7,
+               mae=1234.56789, val_mae=-0.000123456789),
+    EpochEnded(epoch=3, epochs=5, loss=np.float32(0.25), acc=np.float64(1.0), val_loss=np.float32(math.nan),
+               val_acc=0.1 + 0.2, seconds=12.34567),
+    EpochEnded(epoch=2, epochs=2, loss=-0.0, acc=1.0, val_loss=1e-300, val_acc=0.0, seconds=3600.00004),
+    RunFinished(reason="completed", epochs_run=1, best_epoch=1, best_val_loss=0.5, best_val_acc=None, final=None,
+                seconds=1.5),
+])
+def test_the_written_line_is_what_json_dumps_gives(event) -> None:
+    """Epochs are written straight from their fields; the text must be json.dumps's, byte for byte."""
+    assert events_module.event_json(event) == json.dumps(to_json_dict(event), allow_nan=False)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"])
+def test_timestamps_made_once_a_second_are_datetimes_own(zone: str, monkeypatch) -> None:
+    """The cached date-and-offset timestamp equals datetime's, rounding, carries and DST changes included."""
+    from datetime import datetime
+
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        rng = np.random.default_rng(0)
+        now = time.time()
+        cases = list(rng.uniform(0, 4e9, 20_000)) + list(now + rng.uniform(-1e6, 1e6, 20_000))
+        cases += [n + f for n in range(int(now), int(now) + 5)
+                  for f in (0.0, 0.0004995, 0.0005, 0.0000005, 0.0000015, 0.123, 0.9995, 0.9999995, 0.9999996)]
+        for seconds in map(float, cases):
+            expected = datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="milliseconds")
+            assert events_module.timestamp(seconds) == expected, seconds
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def epoch(n: int) -> EpochEnded:
     return EpochEnded(epoch=n, epochs=1000, loss=1.0 / n, acc=0.5, val_loss=1.0 / n, val_acc=0.5, seconds=0.001)
 

@@ -6,7 +6,6 @@ and ``NO_COLOR`` is unset, so logs never collect ANSI escapes.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -24,7 +23,7 @@ from tui_trainer.core.events import (
     RunFailed,
     RunFinished,
     RunStarted,
-    to_json_dict,
+    event_json,
 )
 from tui_trainer.core.hooks import Face
 from tui_trainer.core.progress import RunProgress
@@ -232,5 +231,5 @@ class JsonLinesPrinter(Face):
             self.on_event(event)
 
     def on_event(self, event: Event) -> None:
-        self.stream.write(json.dumps(to_json_dict(event), allow_nan=False) + "\n")
+        self.stream.write(event_json(event) + "\n")
         self.stream.flush()

@@ -33,6 +33,7 @@ from tui_trainer.core.events import (
     RunFailed,
     RunFinished,
     RunStarted,
+    event_json,
     to_json_dict,
 )
 from tui_trainer.core.hooks import Face
@@ -69,7 +70,7 @@ def event_line(event: Event) -> str:
     cached = _last_encoded
     if cached is not None and cached[0] is event:
         return cached[1]
-    line = json.dumps(to_json_dict(event), allow_nan=False) + "\n"
+    line = event_json(event) + "\n"
     _last_encoded = (event, line)
     return line
 
