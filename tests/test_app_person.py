@@ -37,6 +37,30 @@ def test_the_app_assigns_none_of_textuals_own_attributes():
     assert assigned & textual_own == set(), "TrainerApp overwrites textual.App's own state"
 
 
+def test_every_worker_has_a_description_so_textual_never_reprs_its_arguments():
+    """Textual names a ``@work`` call ``method(repr(arg), ...)`` unless given a description.
+
+    ``_redraw_boundary(run, shape)`` runs on every pause, and ``repr(run)`` spelled out the run's
+    whole history: on a few-thousand-epoch run, F6 -> "paused" took 80-250 ms of the UI thread
+    (``bench_app.py --sections keys``), growing with the run.  With descriptions it takes ~2 ms.
+    """
+    import ast
+    from pathlib import Path
+
+    from tui_trainer import app as app_package
+
+    missing = []
+    for path in Path(app_package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                for deco in node.decorator_list:
+                    name = deco.func if isinstance(deco, ast.Call) else deco
+                    if isinstance(name, ast.Name) and name.id == "work" and not (
+                            isinstance(deco, ast.Call) and any(k.arg == "description" for k in deco.keywords)):
+                        missing.append(f"{path.name}:{node.lineno} {node.name}")
+    assert missing == []
+
+
 def test_resizes_after_a_run_relayout_the_screen():
     async def scenario():
         app = app_for(circle(**{"train.epochs": 5}))

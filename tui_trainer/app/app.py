@@ -406,7 +406,7 @@ class TrainerApp(RemoteRuns, CompareMixin, SweepMixin, PlaygroundKeys, NetworkVi
         else:
             self._preview_timer = self.set_timer(PREVIEW_DELAY, lambda: self._load_preview(cfg))
 
-    @work(thread=True, exit_on_error=False, group="data", exclusive=True)
+    @work(thread=True, exit_on_error=False, group="data", exclusive=True, description="load the preview data")
     def _load_preview(self, cfg: Config) -> None:
         try:
             with DATA_LOCK:
@@ -527,7 +527,7 @@ class TrainerApp(RemoteRuns, CompareMixin, SweepMixin, PlaygroundKeys, NetworkVi
                 self._map_resize_timer.stop()
             self._map_resize_timer = self.set_timer(0.2, lambda: self._redraw_boundary(run, shape))
 
-    @work(thread=True, exit_on_error=False, group="predict")
+    @work(thread=True, exit_on_error=False, group="predict", description="redraw the map")
     def _redraw_boundary(self, run: RunState, shape: tuple[int, int]) -> None:
         """The model's map asked of the session directly: at a new size after a run, or when paused.
 
@@ -608,7 +608,7 @@ class TrainerApp(RemoteRuns, CompareMixin, SweepMixin, PlaygroundKeys, NetworkVi
         self._update_status()
         return run
 
-    @work(thread=True, exit_on_error=False, group="train")
+    @work(thread=True, exit_on_error=False, group="train", description="train in this process")
     def _train(self, run: RunState) -> None:
         """Runs the engine; every event goes to the UI as a message, nothing else crosses."""
         from tui_trainer.runs.launch import store_exporter  # the recorder's imports wait for a run
@@ -715,7 +715,7 @@ class TrainerApp(RemoteRuns, CompareMixin, SweepMixin, PlaygroundKeys, NetworkVi
         if run.finished is not None and ds is not None and ds.image_shape is not None and run.session.has_model():
             self._predict_gallery(run)
 
-    @work(thread=True, exit_on_error=False, group="predict")
+    @work(thread=True, exit_on_error=False, group="predict", description="predict the gallery")
     def _predict_gallery(self, run: RunState) -> None:
         import numpy as np
 
@@ -1002,7 +1002,7 @@ class TrainerApp(RemoteRuns, CompareMixin, SweepMixin, PlaygroundKeys, NetworkVi
         self.model_panel.show_result(f"asking the model about ({point[0]:g}, {point[1]:g})…")
         self._predict(run, point)
 
-    @work(thread=True, exit_on_error=False, group="predict")
+    @work(thread=True, exit_on_error=False, group="predict", description="predict a point")
     def _predict(self, run: RunState, point: tuple[float, float]) -> None:
         import numpy as np
 

@@ -34,7 +34,7 @@ class RemoteRuns:
         self._left_running = False
 
     # -- warm workers -----------------------------------------------------------------------------
-    @work(thread=True, exit_on_error=False, group="import")
+    @work(thread=True, exit_on_error=False, group="import", description="start a training process")
     def _warm_backend(self, name: str) -> None:
         worker = self.controller.warm(name)
         worker.ready.wait()
@@ -44,7 +44,7 @@ class RemoteRuns:
     def _remote_parts(self, cfg: Any, dataset: Any) -> tuple[RemoteControl, RemoteSession]:
         return RemoteControl(), RemoteSession(cfg, dataset)
 
-    @work(thread=True, exit_on_error=False, group="train")
+    @work(thread=True, exit_on_error=False, group="train", description="train in a worker process")
     def _train_remote(self, run: RunState) -> None:
         from tui_trainer.app.app import DATA_LOCK
 
@@ -104,7 +104,7 @@ class RemoteRuns:
         self._update_status()
         return run
 
-    @work(thread=True, exit_on_error=False, group="train")
+    @work(thread=True, exit_on_error=False, group="train", description="follow a run folder")
     def _follow_run(self, run: RunState, folder: Path, live: bool) -> None:
         self._drop_follower()
         follower = RemoteFollower(run, self.post_message)

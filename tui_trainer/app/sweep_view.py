@@ -250,7 +250,7 @@ class SweepScreen(Screen[Path | None]):
         self._stop.set()
 
     # -- the worker ---------------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="sweep-poll", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="sweep-poll", exit_on_error=False, description="follow the sweep")
     def _follow(self) -> None:
         """Look at the storage about once a second until the view closes; post what changed."""
         worker = get_current_worker()
