@@ -14,13 +14,18 @@ tanh -> 1 tanh, MSE, SGD 0.03, batch 15), one thread:
 
 Every measurement is a fresh interpreter that has already imported the
 framework and made the data (so nothing is warm from an earlier run), and the
-best of ``--repeat`` interleaved runs counts.  Targets (issue 14): TensorFlow
+best of ``--repeat`` interleaved runs counts.  Every side starts with the
+objects alive then frozen out of the cyclic GC (``gc.freeze``), as the
+training processes do (``Session.freeze_gc``): otherwise the one full
+collection the framework's import has made due (~40 ms here) lands inside the
+timed run or before it by chance, on either side.  Targets (issue 14): TensorFlow
 backend >= 30x the Keras ``fit`` run, PyTorch backend >= 8x the DataLoader run.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import subprocess
@@ -48,6 +53,7 @@ def run_keras(ds, epochs: int) -> tuple[float, float]:
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     keras.utils.set_random_seed(0)
+    gc.freeze()
     t0 = time.perf_counter()
     model = textbook_keras_model()
     hist = model.fit(ds.x_train, ds.y_train, batch_size=BATCH, epochs=epochs, verbose=0,
@@ -62,6 +68,7 @@ def run_dataloader(ds, epochs: int) -> tuple[float, float]:
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
+    gc.freeze()
     t0 = time.perf_counter()
     model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 1), nn.Tanh())
     opt = torch.optim.SGD(model.parameters(), lr=LR)
@@ -100,6 +107,7 @@ def run_engine(backend: str, ds, epochs: int) -> tuple[float, float]:
             raise SystemExit(f"{backend} run failed: {event.message}")
 
     session = Session(cfg, ds, threads=1)
+    session.freeze_gc = True  # as the CLI's and the app's training processes run it
     t0 = time.perf_counter()
     session.run(emit)
     return done["t"] - t0, done["acc"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -244,3 +245,47 @@ def test_how_a_tensorflow_epoch_is_cut_into_chunks_never_changes_its_numbers():
     # twice or left out would be off by several percent.
     assert flat(history(1)) == pytest.approx(flat(whole), rel=1e-6)
     assert flat(history(4)) == pytest.approx(flat(whole), rel=1e-6)
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_a_training_process_freezes_the_heap_for_its_run_and_thaws_it_after():
+    """``freeze_gc``: no collection while the framework is imported, the heap frozen while epochs run."""
+    import gc
+
+    cfg = load_preset("circle", {"train.backend": "torch", "train.epochs": 3})
+    seen: list[tuple[str, int, bool]] = []
+
+    def emit(event) -> None:
+        seen.append((event.kind, gc.get_freeze_count(), gc.isenabled()))
+
+    session = Session(cfg)
+    session.freeze_gc = True
+    leftover = _Cycle()  # garbage in a cycle when the run starts: frozen with the rest, freed after the thaw
+    probe = weakref.ref(leftover)
+    del leftover
+    result = session.run(emit)
+    assert result.finished is not None and result.finished.reason == "completed"
+    assert [kind for kind, _, _ in seen].count("epoch_ended") == 3
+    assert all(frozen > 1000 and enabled for _, frozen, enabled in seen)  # framework, data and model
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    gc.collect()
+    assert probe() is None
+
+    # Not asked for, or the collector already frozen by whoever embeds the engine: left alone.
+    plain = Session(cfg)
+    plain.run(lambda event: seen.append((event.kind, gc.get_freeze_count(), gc.isenabled())))
+    assert seen[-1][1:] == (0, True)
+    gc.freeze()
+    try:
+        outer = gc.get_freeze_count()
+        embedded = Session(cfg)
+        embedded.freeze_gc = True
+        embedded.run(lambda event: None)
+        assert 0 < gc.get_freeze_count() <= outer  # neither thawed nor frozen again by the run
+    finally:
+        gc.unfreeze()
+

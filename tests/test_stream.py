@@ -32,13 +32,17 @@ def generic_json(event: EpochEnded) -> dict:
     return events_module._jsonable({**head, **data})
 
 
-@pytest.mark.parametrize("event", [
+#: Epochs with plain floats, NaN and infinities, None, regression fields and NumPy numbers.
+EPOCHS = [
     EpochEnded(epoch=1, epochs=10, loss=0.693147180559, acc=0.5, val_loss=0.7, val_acc=0.4375, seconds=0.0123456),
     EpochEnded(epoch=7, epochs=7, loss=math.nan, acc=None, val_loss=math.inf, val_acc=None, seconds=1e-7,
                mae=1234.56789, val_mae=-0.000123456789),
     EpochEnded(epoch=3, epochs=5, loss=np.float32(0.25), acc=np.float64(1.0), val_loss=np.float32(math.nan),
                val_acc=0.1 + 0.2, seconds=12.34567),
-])
+]
+
+
+@pytest.mark.parametrize("event", EPOCHS)
 def test_epoch_json_is_what_the_generic_encoding_gives(event: EpochEnded) -> None:
     fast = to_json_dict(event)
     assert fast == generic_json(event)
@@ -47,11 +51,7 @@ def test_epoch_json_is_what_the_generic_encoding_gives(event: EpochEnded) -> Non
 
 
 @pytest.mark.parametrize("event", [
-    EpochEnded(epoch=1, epochs=10, loss=0.693147180559, acc=0.5, val_loss=0.7, val_acc=0.4375, seconds=0.0123456),
-    EpochEnded(epoch=7, epochs=7, loss=math.nan, acc=None, val_loss=math.inf, val_acc=None, seconds=1e-7,
-               mae=1234.56789, val_mae=-0.000123456789),
-    EpochEnded(epoch=3, epochs=5, loss=np.float32(0.25), acc=np.float64(1.0), val_loss=np.float32(math.nan),
-               val_acc=0.1 + 0.2, seconds=12.34567),
+    *EPOCHS,
     EpochEnded(epoch=2, epochs=2, loss=-0.0, acc=1.0, val_loss=1e-300, val_acc=0.0, seconds=3600.00004),
     RunFinished(reason="completed", epochs_run=1, best_epoch=1, best_val_loss=0.5, best_val_acc=None, final=None,
                 seconds=1.5),

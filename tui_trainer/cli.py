@@ -378,6 +378,7 @@ def _run_headless(config, args: argparse.Namespace) -> int:
 
     session = Session(config)
     session.keep_history = False  # the run folder has it; memory stays flat however long the run
+    session.freeze_gc = True  # this process exists to train: see Session.freeze_gc
     control = RunControl()
     control.grid_shape = (MAP_ROWS, MAP_COLS)
     # A map now and then for the run folder (attach shows it); the printer draws only the last.

@@ -908,6 +908,7 @@ def run_trial(plan: SweepPlan, ref: StorageRef, study: Any, trial: Any, current:
     trial.set_user_attr("run_dir", str(folder.resolve()))
     session = Session(config)
     session.keep_history = False
+    session.freeze_gc = True  # thawed at the trial's end, so the worker's next trial starts afresh
     control = RunControl()
     current["control"] = control
     if stop.is_set():
