@@ -156,7 +156,9 @@ def _sweep(*args: str) -> list[str]:
 
 @pytest.mark.framework
 def test_two_workers_run_exactly_the_asked_trials_once_each(tmp_path):
-    r = run_cli(*_sweep("--param", "model.hidden=choice:[3,3],[8,8]", "--epochs", "200", "--trials", "5",
+    # 1,000 epochs a trial (~0.5 s): short enough trials let the first worker take all five before the
+    # second has imported torch (seen on CI once epochs got twice as fast).
+    r = run_cli(*_sweep("--param", "model.hidden=choice:[3,3],[8,8]", "--epochs", "1000", "--trials", "5",
                         "--jobs", "2", "--study", "two", "--pruner", "none"), env=_env(tmp_path))
     assert r.returncode == 0, r.stderr
     study = _study(tmp_path, "two")
@@ -171,12 +173,12 @@ def test_two_workers_run_exactly_the_asked_trials_once_each(tmp_path):
         folder = Path(t.user_attrs["run_dir"])
         assert json.loads((folder / "study.json").read_text())["sweep"]["trial"] == t.number
         epochs = [json.loads(x) for x in (folder / "history.jsonl").read_text().splitlines()]
-        assert sum(e["kind"] == "epoch_ended" for e in epochs) == 200
+        assert sum(e["kind"] == "epoch_ended" for e in epochs) == 1000
         assert t.value == pytest.approx(min(e["val_loss"] for e in epochs if e["kind"] == "epoch_ended"), rel=1e-5)
     assert study.user_attrs["metric"] == "val_loss" and study.user_attrs["direction"] == "minimize"
-    # 200 epochs: every 2nd epoch reported (at most 100 reports a trial), the same epochs for every trial.
-    assert study.user_attrs["report_every"] == 2
-    assert all(sorted(t.intermediate_values) == list(range(2, 201, 2)) for t in finished)
+    # 1,000 epochs: every 10th epoch reported (at most 100 reports a trial), the same epochs for every trial.
+    assert study.user_attrs["report_every"] == 10
+    assert all(sorted(t.intermediate_values) == list(range(10, 1001, 10)) for t in finished)
     # One line per finished trial, then the best as --set options.
     lines = _trial_lines(r.stdout)
     assert len(lines) == 5 and all(" s  learning_rate=" in line for line in lines)
@@ -216,8 +218,10 @@ def test_median_pruner_prunes_hopeless_trials_and_runs_say_pruned(tmp_path):
 
 @pytest.mark.framework
 def test_a_killed_worker_fails_its_trial_and_the_sweep_completes(tmp_path):
+    # Trials of ~2 s, so the poller below finds one running: at 300 epochs a trial took ~0.2 s once
+    # epochs got twice as fast, about the poller's own step.
     proc = subprocess.Popen([sys.executable, "-m", "tui_trainer", *_sweep(
-        "--epochs", "300", "--trials", "3", "--jobs", "2", "--study", "kill", "--pruner", "none")],
+        "--epochs", "3000", "--trials", "3", "--jobs", "2", "--study", "kill", "--pruner", "none")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
         env={**os.environ, **_env(tmp_path)})
     try:
@@ -270,7 +274,8 @@ def test_a_retry_queued_when_enough_trials_count_still_gets_a_worker(tmp_path):
 
 @pytest.mark.framework
 def test_ctrl_c_stops_every_worker_and_the_same_study_goes_on(tmp_path):
-    args = _sweep("--epochs", "2000", "--trials", "3", "--jobs", "2", "--study", "stop", "--pruner", "none")
+    # Long trials (stopped by the Ctrl-C long before they end), so the trial seen running still is.
+    args = _sweep("--epochs", "8000", "--trials", "3", "--jobs", "2", "--study", "stop", "--pruner", "none")
     proc = subprocess.Popen([sys.executable, "-m", "tui_trainer", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, **_env(tmp_path)})
     try:
