@@ -154,11 +154,6 @@ class TensorFlowBackend:
             return tf.squeeze(per_output, axis=-1)
         return tf.reduce_mean(per_output, axis=-1)
 
-    @staticmethod
-    def _first_column(t):
-        """``t[:, 0]``; a squeeze when that is the only column (one op instead of four)."""
-        return tf.squeeze(t, axis=-1) if t.shape[-1] == 1 else t[:, 0]
-
     def _per_sample_loss(self, y, out):
         head = self.head
         if head.loss == "mse":
@@ -174,24 +169,18 @@ class TensorFlowBackend:
         p = tf.clip_by_value(out, _EPS, 1.0 - _EPS)
         return -tf.math.log(tf.gather(p, labels, axis=1, batch_dims=1))
 
-    def _per_sample_metric(self, y, out):
+    def _metric_sum(self, y, out):
+        """The batch's metric summed over its samples (an accuracy counts the right ones)."""
         head = self.head
         if head.metric == "mae":
-            return self._mean_of_outputs(tf.abs(out - y))
+            return tf.reduce_sum(self._mean_of_outputs(tf.abs(out - y)))
         if head.metric == "argmax":
-            return tf.cast(tf.equal(tf.argmax(out, axis=1, output_type=tf.int32), tf.cast(y, tf.int32)), tf.float32)
+            right = tf.equal(tf.argmax(out, axis=1, output_type=tf.int32), tf.cast(y, tf.int32))
+            return tf.reduce_sum(tf.cast(right, tf.float32))
         label_cut = 0.5 if head.loss == "binary_crossentropy" else 0.0
-        pred = self._first_column(out) >= head.threshold
-        true = self._first_column(y) > label_cut
-        return tf.cast(tf.equal(pred, true), tf.float32)
-
-    def _metric_sum(self, y, out):
-        """The batch's metric summed; for one binary output, compared as (n, 1) columns (no squeezes)."""
-        head = self.head
-        if head.metric == "sign" and out.shape[-1] == 1:
-            label_cut = 0.5 if head.loss == "binary_crossentropy" else 0.0
-            return tf.reduce_sum(tf.cast(tf.equal(out >= head.threshold, y > label_cut), tf.float32))
-        return tf.reduce_sum(self._per_sample_metric(y, out))
+        if out.shape[-1] != 1:  # the first column decides; a single column is compared as it is (no squeeze)
+            out, y = out[:, :1], y[:, :1]
+        return tf.reduce_sum(tf.cast(tf.equal(out >= head.threshold, y > label_cut), tf.float32))
 
     def _penalty(self):
         if not self._penalized or self.opts.reg_rate <= 0:

@@ -67,15 +67,23 @@ class DenseGraph:
     def _inputs(self, x: tf.Tensor) -> tf.Tensor:
         return tf.reshape(x, (-1, int(self.layers[0].kernel.shape[0]))) if self.flatten else x
 
-    def forward(self, x: tf.Tensor) -> tf.Tensor:
-        """Inference: what the Keras model computes, without entering Keras."""
+    def _layer_outputs(self, x: tf.Tensor, kernels: list[tf.Tensor]) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
+        """Each layer's input and output (after its activation), with the kernels given."""
+        inputs: list[tf.Tensor] = []
+        acts: list[tf.Tensor] = []
         h = self._inputs(x)
-        for layer in self.layers:
-            h = tf.matmul(h, layer.kernel) + layer.bias
+        for layer, kernel in zip(self.layers, kernels, strict=True):
+            inputs.append(h)
+            h = tf.matmul(h, kernel) + layer.bias
             fn = _FORWARD.get(layer.activation)
             if fn is not None:
                 h = fn(h)
-        return h
+            acts.append(h)
+        return inputs, acts
+
+    def forward(self, x: tf.Tensor) -> tf.Tensor:
+        """Inference: what the Keras model computes, without entering Keras."""
+        return self._layer_outputs(x, [tf.convert_to_tensor(layer.kernel) for layer in self.layers])[1][-1]
 
     def _output_delta(self, out: tf.Tensor, y: tf.Tensor, factor: float) -> tuple[tf.Tensor, tf.Tensor]:
         """(dL/dz of the output layer * factor, the batch's summed per-sample loss).
@@ -106,17 +114,8 @@ class DenseGraph:
         and 1 for an optimizer that takes the gradients themselves.
         """
         kernels = [tf.convert_to_tensor(layer.kernel) for layer in self.layers]  # one read each, pre-update
-        inputs: list[tf.Tensor] = []
-        acts: list[tf.Tensor] = []
-        h = self._inputs(xb)
-        for layer, kernel in zip(self.layers, kernels, strict=True):
-            inputs.append(h)
-            h = tf.matmul(h, kernel) + layer.bias
-            fn = _FORWARD.get(layer.activation)
-            if fn is not None:
-                h = fn(h)
-            acts.append(h)
-        out = h
+        inputs, acts = self._layer_outputs(xb, kernels)
+        out = acts[-1]
         g, loss_total = self._output_delta(out, yb, factor)
         grads: list[tf.Tensor] = []
         last = len(self.layers) - 1

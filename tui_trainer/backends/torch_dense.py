@@ -35,8 +35,6 @@ import torch
 
 from tui_trainer.backends.base import Head
 
-_EPS = 1e-7
-
 # aten's activation gradients in terms of the output, one call each instead of two or three tensor ops.
 _TANH_BACKWARD = torch.ops.aten.tanh_backward
 _SIGMOID_BACKWARD = torch.ops.aten.sigmoid_backward
@@ -58,18 +56,6 @@ def supports(kinds: list[str]) -> bool:
     return bool(body) and all(k in ("dense", "dropout") for k in body) and body[0] == "dense"
 
 
-def _act(z: torch.Tensor, name: str) -> torch.Tensor:
-    if name == "tanh":
-        return torch.tanh(z)
-    if name == "relu":
-        return torch.relu(z)
-    if name == "sigmoid":
-        return torch.sigmoid(z)
-    if name == "softmax":
-        return torch.softmax(z, dim=1)
-    return z
-
-
 def _relu_backward(g: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     return _THRESHOLD_BACKWARD(g, a, 0)  # a > 0 exactly where z > 0
 
@@ -79,6 +65,11 @@ _FORWARD: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid, "softmax": partial(torch.softmax, dim=1)}
 _BACKWARD: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "tanh": _TANH_BACKWARD, "relu": _relu_backward, "sigmoid": _SIGMOID_BACKWARD}
+
+
+def _act(z: torch.Tensor, name: str) -> torch.Tensor:
+    forward = _FORWARD.get(name)
+    return z if forward is None else forward(z)
 
 
 def _act_grad(g: torch.Tensor, a: torch.Tensor, name: str) -> torch.Tensor:
@@ -168,10 +159,7 @@ class DenseStep:
         Each output is taken before its batch's update, so the epoch's loss and metric computed from them
         are the ones a per-batch loss would have summed.
         """
-        targets = y_all
-        if self.head.loss == "categorical_crossentropy":
-            # dL/dz is p - onehot(y): one subtraction a batch with the one-hot rows made once an epoch.
-            targets = torch.nn.functional.one_hot(y_all, self.layers[-1].weight.shape[0]).to(self.layers[-1].weight.dtype)
+        targets = self._targets(y_all)
         outs: list[torch.Tensor] = []
         done = 0
         batch = self.train_batch
@@ -189,10 +177,15 @@ class DenseStep:
     @torch.no_grad()
     def __call__(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         """Train on one batch (integer class labels for categorical cross-entropy); returns its outputs."""
-        if self.head.loss == "categorical_crossentropy":
-            yb = torch.nn.functional.one_hot(yb, self.layers[-1].weight.shape[0]).to(self.layers[-1].weight.dtype)
         self._plan = self._make_plan()
-        return self.train_batch(xb, yb)
+        return self.train_batch(xb, self._targets(yb))
+
+    def _targets(self, y: torch.Tensor) -> torch.Tensor:
+        """What a batch subtracts from its outputs: one-hot rows for class labels (dL/dz = p - onehot(y))."""
+        if self.head.loss != "categorical_crossentropy":
+            return y
+        weight = self.layers[-1].weight
+        return torch.nn.functional.one_hot(y, weight.shape[0]).to(weight.dtype)
 
     def _forward(self, xb: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor | None]]:
         """Each layer's input and activation, and the dropout masks drawn (None where a layer has none)."""
@@ -279,14 +272,15 @@ class DenseStep:
         out = acts[-1]
         g, scale = self._output_delta(out, yb)
         g = g * scale
-        last = len(self.layers) - 1
+        last = len(self._plan) - 1
         for i in range(last, -1, -1):
-            layer = self.layers[i]
+            layer = self._plan[i]
             if i < last:
                 mask = masks[i]
                 if mask is not None:
                     g = g * mask
-                g = _act_grad(g, acts[i], layer.activation)
+                if layer.backward is not None:
+                    g = layer.backward(g, acts[i])
             gw = g.T @ inputs[i]
             if layer.penalize and self.regularization != "none":
                 w = layer.weight

@@ -8,11 +8,12 @@ codes), so a UI can show them and a headless run can exit cleanly.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +44,27 @@ if TYPE_CHECKING:  # numpy is imported where it is used: the app's first frame d
     import numpy as np
 
 Emit = Callable[[Event], None]
+
+
+@contextlib.contextmanager
+def collector_off_then_frozen(wanted: bool = True) -> Iterator[bool]:
+    """No cyclic collections inside the block, then everything alive is frozen (``gc.freeze``).
+
+    For a process about to train: each full collection while a framework is imported walks
+    every object the import made, and all of them (framework, data, model) outlive the run.
+    Later garbage still goes through every generation; what a collection would have freed
+    here is import-time litter.  Yields whether it acted: never on a collector someone else
+    has frozen or switched off (the caller thaws with ``gc.unfreeze`` only what it froze).
+    """
+    acting = wanted and gc.get_freeze_count() == 0 and gc.isenabled()
+    if acting:
+        gc.disable()
+    try:
+        yield acting
+    finally:
+        if acting:
+            gc.freeze()
+            gc.enable()
 
 
 @dataclass
@@ -217,22 +239,10 @@ class Session:
     def run(self, emit: Emit, control: RunControl | None = None) -> RunResult:
         control = control or RunControl()
         result = RunResult(history=self.history)
-        # Never touch a collector someone else has frozen or switched off.
-        froze = self.freeze_gc and gc.get_freeze_count() == 0 and gc.isenabled()
+        froze = False
         try:
-            if froze:
-                # No collections while the framework is imported and the run built (each full one
-                # walks every object the import made), then everything alive (framework, data,
-                # model) is frozen: it outlives the run.  The loop's own garbage still goes through
-                # every generation.  What a collection would have freed here is import-time litter.
-                gc.disable()
-            try:
-                with self._lock:
-                    started = self.prepare()
-            finally:
-                if froze:
-                    gc.freeze()
-                    gc.enable()
+            with collector_off_then_frozen(self.freeze_gc) as froze, self._lock:
+                started = self.prepare()
             emit(started)
             self._loop(emit, control, result)
         except Exception as exc:  # noqa: BLE001 - every failure must reach the face as an event

@@ -13,7 +13,6 @@ before giving it a job, its stdin closes and it exits.
 
 from __future__ import annotations
 
-import gc
 import importlib
 import json
 import os
@@ -38,22 +37,19 @@ def main(argv: list[str]) -> int:
     backend = argv[0] if argv else "torch"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from tui_trainer.backends import BACKEND_MODULES
-    from tui_trainer.engine.session import Session
+    from tui_trainer.engine.session import Session, collector_off_then_frozen
 
     error = None
     # As ``Session.freeze_gc`` does for a run: no collections while the framework is imported
     # (TensorFlow's import walked its own objects again and again: ~0.4 s), then what is alive
     # is frozen for the life of the process.  The job's run then leaves the collector as it is.
-    gc.disable()
-    try:
-        importlib.import_module(BACKEND_MODULES[backend][0])
-    except Exception as exc:  # noqa: BLE001 - the app shows it; a run would report it again
-        error = f"{type(exc).__name__}: {exc}"
-    else:
-        warm_up(backend, Session)
-    finally:
-        gc.freeze()
-        gc.enable()
+    with collector_off_then_frozen():
+        try:
+            importlib.import_module(BACKEND_MODULES[backend][0])
+        except Exception as exc:  # noqa: BLE001 - the app shows it; a run would report it again
+            error = f"{type(exc).__name__}: {exc}"
+        else:
+            warm_up(backend, Session)
     out = sys.stdout
     _reply(out, {"ready": backend, "error": error, "pid": os.getpid()})
     line = sys.stdin.readline()
@@ -97,7 +93,6 @@ def job_parts(job: dict[str, Any], session_class: Any) -> tuple[Any, Any, Any]:
     config = from_dict(job["config"])
     session = session_class(config, threads=job.get("threads"))
     session.keep_history = False  # the run folder has it; memory stays flat however long the run
-    session.freeze_gc = True  # a worker exists to train: see Session.freeze_gc
     control = RunControl()
     grid = job.get("grid")
     control.grid_shape = tuple(grid) if grid else None
