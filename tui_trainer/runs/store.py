@@ -112,7 +112,8 @@ def check_output_dir(path: Path, *, overwrite: bool) -> None:
 
 
 def now_iso() -> str:
-    return datetime.now().astimezone().isoformat(timespec="seconds")
+    # Milliseconds: runs started in the same second (a playground run takes well under one) still list newest first.
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")
 
 
 def pid_alive(pid: Any) -> bool:
